@@ -1,0 +1,3 @@
+from sfn_forensics.cli import main
+
+raise SystemExit(main())

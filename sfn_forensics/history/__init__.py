@@ -1,0 +1,1 @@
+"""Reconstruction of an execution from its history events."""
