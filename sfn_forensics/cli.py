@@ -1,0 +1,107 @@
+"""The `forensics` command line: global options, subcommands, and exit-code mapping."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from sfn_forensics.commands.options import GlobalOptions, OutputFormat
+from sfn_forensics.errors import EXIT_USAGE, SfnForensicsError
+
+log = logging.getLogger("sfn_forensics")
+
+
+app = typer.Typer(
+    name="forensics",
+    help="Explain what an AWS Step Functions execution really did. Read-only.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None, typer.Option(help="AWS named profile, as in the AWS CLI.")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region, e.g. us-east-1.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="Send AWS calls to this URL (e.g. the local sandbox). AWS_ENDPOINT_URL also works.",
+        ),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="Report format.")
+    ] = OutputFormat.table,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr; -vv for debug.")
+    ] = 0,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain text without colours (NO_COLOR also works).")
+    ] = False,
+) -> None:
+    _configure_logging(verbose)
+    color = not no_color and "NO_COLOR" not in os.environ
+    ctx.obj = GlobalOptions(profile, region, endpoint_url, output, verbose, color)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    if verbose < 2:
+        for noisy in ("botocore", "boto3", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _register_commands() -> None:
+    from sfn_forensics.commands import inspect, sandbox
+
+    app.command("inspect")(inspect.inspect_command)
+    app.add_typer(sandbox.app, name="sandbox")
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; errors become one plain message on stderr."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    verbose = any(arg in ("-v", "-vv", "--verbose") for arg in args)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="forensics", standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        error.show(file=sys.stderr)
+        return EXIT_USAGE
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 130
+    except SfnForensicsError as error:
+        if verbose:
+            log.exception("command failed")
+        sys.stderr.write(f"Error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"Hint: {error.hint}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    if isinstance(result, int):
+        return result
+    return 0

@@ -1,0 +1,1 @@
+"""One thin module per subcommand: read options, call one library function, render."""

@@ -1,0 +1,24 @@
+"""Global options shared by every subcommand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@dataclass
+class GlobalOptions:
+    """Options shared by every subcommand, spelled as the AWS CLI spells them."""
+
+    profile: str | None
+    region: str | None
+    endpoint_url: str | None
+    output: OutputFormat
+    verbose: int
+    color: bool

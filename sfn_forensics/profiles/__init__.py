@@ -1,0 +1,1 @@
+"""Declarative workflow profiles: state roles, counts and expected values as data."""

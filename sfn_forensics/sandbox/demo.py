@@ -1,0 +1,72 @@
+"""The README's demo: start the sandbox, stage the scenarios, inspect the incident, stop.
+
+Run as `python -m sfn_forensics.sandbox.demo [--port N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sfn_forensics.errors import EXIT_HEALTHY, EXIT_INCONCLUSIVE, EXIT_PROBLEMS, SfnForensicsError
+
+INCIDENT_EXECUTION = "62bdeb9f-3252-4ff2-b3dd-6f7d93b577b6"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=None, help="TCP port on 127.0.0.1")
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--output", default="table", choices=("table", "json", "markdown"), help="report format"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from sfn_forensics.cli import main as forensics_main
+    from sfn_forensics.sandbox.server import start_moto_server
+    from sfn_forensics.sandbox.up import stage_sandbox
+
+    try:
+        server = start_moto_server(args.port)
+    except SfnForensicsError as error:
+        sys.stderr.write(f"Error: {error.message}\n")
+        return error.exit_code
+    try:
+        sys.stderr.write(f"Staging the sandbox scenarios at {server.endpoint_url} ...\n")
+        staged = stage_sandbox(server.endpoint_url, args.region)
+        sys.stderr.write(f"Staged {len(staged)} executions. Inspecting the incident:\n\n")
+        sys.stderr.flush()
+        command = [
+            "--endpoint-url",
+            server.endpoint_url,
+            "--region",
+            args.region,
+            "--output",
+            args.output,
+            "inspect",
+            INCIDENT_EXECUTION,
+        ]
+        sys.stdout.flush()
+        code = forensics_main(command)
+        sys.stdout.flush()
+        sys.stderr.write(
+            "\nTo explore the other scenarios, run `forensics sandbox up` and then "
+            "`forensics --endpoint-url http://127.0.0.1:PORT inspect NAME` with a name it prints.\n"
+        )
+    except SfnForensicsError as error:
+        sys.stderr.write(f"Error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"Hint: {error.hint}\n")
+        return error.exit_code
+    finally:
+        server.stop()
+    # The demo succeeded when inspect produced a verdict, whatever that verdict was.
+    return 0 if code in (EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_INCONCLUSIVE) else code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
