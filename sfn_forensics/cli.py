@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,7 +35,8 @@ def _global_options(
         str | None,
         typer.Option(
             "--endpoint-url",
-            help="Send AWS calls to this URL (e.g. the local sandbox). AWS_ENDPOINT_URL also works.",
+            help="Send AWS calls to this URL, e.g. the local sandbox. "
+            "AWS_ENDPOINT_URL also works.",
         ),
     ] = None,
     output: Annotated[
@@ -75,21 +76,36 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _click_exceptions() -> Any:
+    """Return the click exceptions module that typer uses.
+
+    typer 0.29 vendors click as `typer._click`; older releases use the `click` package.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:
+        return importlib.import_module("click.exceptions")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; errors become one plain message on stderr."""
-    import click
-
+    click_exceptions = _click_exceptions()
     args = sys.argv[1:] if argv is None else argv
     verbose = any(arg in ("-v", "-vv", "--verbose") for arg in args)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="forensics", standalone_mode=False)
-    except click.exceptions.UsageError as error:
+    except click_exceptions.UsageError as error:
         error.show(file=sys.stderr)
         return EXIT_USAGE
-    except click.exceptions.Exit as exit_:
+    except click_exceptions.ClickException as error:
+        error.show(file=sys.stderr)
+        return int(error.exit_code)
+    except typer.Exit as exit_:
         return int(exit_.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("Aborted.\n")
         return 130
     except SfnForensicsError as error:

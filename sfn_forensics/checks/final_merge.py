@@ -1,4 +1,4 @@
-"""FINAL_MERGE_NOT_RUN, FINAL_MERGE_FAILED, FINAL_MERGE_BAD_STATUS and PATH_CONTRADICTS_THRESHOLD."""
+"""Final merge checks, and the path taken against the chunk threshold in the definition."""
 
 from __future__ import annotations
 
@@ -81,7 +81,9 @@ def run(context: CheckContext) -> list[Finding]:
                         "exited_event_id": merge.exited_event_id,
                         "status_code": merge.status_code,
                     },
-                    next_steps=[f"Read {state}'s output and logs at event {merge.exited_event_id}."],
+                    next_steps=[
+                        f"Read {state}'s output and logs at event {merge.exited_event_id}."
+                    ],
                 )
             )
     findings.extend(_path_against_threshold(context))
@@ -112,6 +114,8 @@ def _path_against_threshold(context: CheckContext) -> list[Finding]:
     if compare is None or not target:
         return []
     rule_matches = bool(compare(chunks, threshold.value))
+    if threshold.detail.get("negated"):
+        rule_matches = not rule_matches
     target_ran = target in context.run.path
     if rule_matches == target_ran:
         return []

@@ -12,7 +12,7 @@ SPEC = CheckSpec(
         CodeSpec(
             "MAP_ITERATIONS_FAILED",
             "error",
-            "Iterations of a Map state that completed failed or were aborted; their items are lost.",
+            "A Map state succeeded although iterations failed or were aborted, so items were lost.",
         ),
         CodeSpec(
             "MAP_ITEMS_NOT_ALL_RUN",
@@ -54,11 +54,7 @@ def run(context: CheckContext) -> list[Finding]:
                 )
             )
         distributed = visit.map_run_arn is not None
-        if (
-            not distributed
-            and visit.length is not None
-            and visit.iterations_started < visit.length
-        ):
+        if not distributed and visit.length is not None and visit.iterations_started < visit.length:
             findings.append(
                 Finding(
                     code="MAP_ITEMS_NOT_ALL_RUN",

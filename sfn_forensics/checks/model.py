@@ -39,7 +39,7 @@ class CheckOutcome:
     """A check that could not decide, because evidence it needs is unavailable."""
 
     check: str
-    status: Literal["ran", "inconclusive"]
+    status: Literal["ran", "inconclusive", "not_applicable"]
     reason: str | None = None
 
 

@@ -9,6 +9,7 @@ from sfn_forensics.checks.model import Finding, Severity
 
 if TYPE_CHECKING:
     from sfn_forensics.history.dataflow import KeyDrop
+    from sfn_forensics.history.model import StateVisit
 
 SPEC = CheckSpec(
     name="output_dropped",
@@ -32,9 +33,7 @@ _RESULT_PRODUCERS = {"Task", "Map", "Parallel"}
 def run(context: CheckContext) -> list[Finding]:
     expected = set(context.facts.profile.expected_outputs) if context.facts else set()
     findings: list[Finding] = []
-    if context.definition is None and not any(
-        drop.key in expected for drop in context.key_drops
-    ):
+    if context.definition is None and not any(drop.key in expected for drop in context.key_drops):
         raise Inconclusive(
             "the definition that ran is unavailable, so unread results cannot be told apart"
         )
@@ -99,7 +98,15 @@ def _finding(context: CheckContext, drop: KeyDrop, severity: Severity) -> Findin
     if state_def is not None:
         from sfn_forensics.asl.dataflow import explain_key_drop
 
-        cause = explain_key_drop(state_def, drop.key)
+        dropping_visit = _visit_exited_at(context, drop.dropping_event_id)
+        output_keys: set[str] | None = None
+        caught = False
+        if dropping_visit is not None:
+            output = dropping_visit.output_json()
+            if isinstance(output, dict):
+                output_keys = set(output)
+            caught = any(not failure.retried for failure in dropping_visit.failures)
+        cause = explain_key_drop(state_def, drop.key, output_keys, caught=caught)
         field = cause.field
         explanation = cause.explanation
         next_steps.append(cause.remedy)
@@ -128,13 +135,20 @@ def _finding(context: CheckContext, drop: KeyDrop, severity: Severity) -> Findin
     )
 
 
+def _visit_exited_at(context: CheckContext, event_id: int | None) -> StateVisit | None:
+    if event_id is None:
+        return None
+    for visit in context.run.top_level_visits:
+        if visit.exited_event_id == event_id:
+            return visit
+    return None
+
+
 def _later_states(context: CheckContext, drop: KeyDrop) -> list[str]:
     """Return the top-level states that ran after the drop, i.e. without the key."""
     dropped_at = drop.dropping_event_id
     if dropped_at is None:
         return []
     return [
-        visit.name
-        for visit in context.run.top_level_visits
-        if visit.entered_event_id > dropped_at
+        visit.name for visit in context.run.top_level_visits if visit.entered_event_id > dropped_at
     ]

@@ -29,7 +29,9 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
             outcomes.append(CheckOutcome(spec.name, "inconclusive", reasons))
             continue
         if spec.needs_profile and context.facts is None:
-            outcomes.append(CheckOutcome(spec.name, "not_applicable", "no workflow profile applies"))
+            outcomes.append(
+                CheckOutcome(spec.name, "not_applicable", "no workflow profile applies")
+            )
             continue
         try:
             produced = module.run(context)
@@ -38,9 +40,7 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
             continue
         except Exception as error:  # A broken check must not hide the others' findings.
             log.exception("check %s failed", spec.name)
-            outcomes.append(
-                CheckOutcome(spec.name, "inconclusive", f"check failed: {error!r}")
-            )
+            outcomes.append(CheckOutcome(spec.name, "inconclusive", f"check failed: {error!r}"))
             continue
         outcomes.append(CheckOutcome(spec.name, "ran"))
         findings.extend(produced)
@@ -48,9 +48,7 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
     return findings, outcomes
 
 
-def decide_verdict(
-    status: str, findings: list[Finding], outcomes: list[CheckOutcome]
-) -> Verdict:
+def decide_verdict(status: str, findings: list[Finding], outcomes: list[CheckOutcome]) -> Verdict:
     """Compute the verdict from the execution status and finding severities only."""
     errors = [finding for finding in findings if finding.severity == "error"]
     warnings = [finding for finding in findings if finding.severity == "warning"]
@@ -72,7 +70,8 @@ def decide_verdict(
         names = ", ".join(f"{outcome.check} ({outcome.reason})" for outcome in inconclusive)
         return Verdict(
             "inconclusive",
-            f"execution {status}, no errors found, but some checks could not run: {names or 'none ran'}",
+            f"execution {status}, no errors found, but some checks could not run: "
+            f"{names or 'none ran'}",
         )
     summary = f"execution {status}, no errors"
     if warnings:

@@ -12,8 +12,14 @@ SPEC = CheckSpec(
     name="stage_counts",
     description="Compare batch, chunk and group counts from one stage to the next.",
     codes=(
-        CodeSpec("BATCHES_NOT_ALL_POLLED", "error", "Fewer poll iterations succeeded than batches listed."),
-        CodeSpec("CHUNKS_NOT_ALL_PROCESSED", "error", "Fewer chunk iterations succeeded than chunks."),
+        CodeSpec(
+            "BATCHES_NOT_ALL_POLLED",
+            "error",
+            "Fewer poll iterations succeeded than batches listed.",
+        ),
+        CodeSpec(
+            "CHUNKS_NOT_ALL_PROCESSED", "error", "Fewer chunk iterations succeeded than chunks."
+        ),
         CodeSpec(
             "GROUP_COUNT_MISMATCH",
             "error",

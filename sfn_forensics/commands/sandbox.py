@@ -8,7 +8,9 @@ import typer
 
 from sfn_forensics.commands.common import global_options
 
-app = typer.Typer(help="Local sandbox on 127.0.0.1 (needs the `sandbox` extra).", no_args_is_help=True)
+app = typer.Typer(
+    help="Local sandbox on 127.0.0.1 (needs the `sandbox` extra).", no_args_is_help=True
+)
 
 
 @app.command("up")
@@ -22,4 +24,5 @@ def up_command(
     options = global_options(ctx)
     from sfn_forensics.sandbox.up import run_sandbox_up
 
-    return run_sandbox_up(port, options.region or "us-east-1")
+    code: int = run_sandbox_up(port, options.region or "us-east-1")
+    return code

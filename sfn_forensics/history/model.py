@@ -45,18 +45,27 @@ class StateVisit:
     parent_map: str | None = None
     # Position of the iteration within its Map run, or None at the top level.
     iteration_index: int | None = None
-    # Number of attempts after the first (TaskScheduled/LambdaFunctionScheduled repeats).
+    # Number of attempts after the first: repeats of TaskScheduled, LambdaFunctionScheduled or
+    # ActivityScheduled, or of MapStateStarted/ParallelStateStarted for a Map or Parallel state.
     retries: int = 0
     failures: list[Failure] = field(default_factory=list)
     # Lambda request ids found in task results (AWS's lambda:invoke envelope), in attempt order.
     lambda_request_ids: list[str] = field(default_factory=list)
-    # The resource of the last TaskScheduled/LambdaFunctionScheduled event, when any.
+    # The resource of the last TaskScheduled/LambdaFunctionScheduled/ActivityScheduled event.
     task_resource: str | None = None
     task_parameters: str | None = None
     # The state entered right after this one within the same scope (the Choice branch taken).
     next_state: str | None = None
     # Ids of every event that belongs to this visit, entered to exited.
     event_ids: list[int] = field(default_factory=list)
+    # `resourceType` of the last TaskScheduled event (e.g. "lambda" for `lambda:invoke`).
+    task_resource_type: str | None = None
+    # Type of the state whose iteration or branch contains this visit: "Map" or "Parallel".
+    # For a Parallel branch, `parent_map` is the Parallel state's name, `iteration_event_id` is the
+    # id of the branch's first event and `iteration_index` is the order in which the branch started.
+    parent_state_type: str | None = None
+    # True when a *StateAborted event ended the visit.
+    aborted: bool = False
 
     @property
     def duration_seconds(self) -> float | None:
@@ -119,6 +128,14 @@ class ExecutionRun:
     error: str | None = None
     cause: str | None = None
     events_by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
+    input_truncated: bool = False
+    output_truncated: bool = False
+    # Id of the ExecutionStarted event, when the history contains it.
+    started_event_id: int | None = None
+    # Id of the event that set `status` (ExecutionSucceeded/Failed/TimedOut/Aborted), when any.
+    terminal_event_id: int | None = None
+    # The state whose event the ExecutionFailed/TimedOut/Aborted event points at.
+    failed_state: str | None = None
 
     @property
     def top_level_visits(self) -> list[StateVisit]:

@@ -113,7 +113,9 @@ def select_profile(
 def apply_profile(
     profile: Profile, run: ExecutionRun, definition: Definition | None
 ) -> ProfileFacts:
-    expected = {item.name: _read_definition_value(item, definition) for item in profile.definition_values}
+    expected = {
+        item.name: _read_definition_value(item, definition) for item in profile.definition_values
+    }
     provisional_counts = {
         item.name: _read_field(item, run) for item in profile.counts if item.path is None
     }
@@ -177,7 +179,9 @@ def _read_field(item: OutputField, run: ExecutionRun) -> Observed:
     if visit is None:
         return Observed(None, reason=f"{item.state} did not run")
     if visit.exited_event_id is None:
-        return Observed(None, reason=f"{item.state} did not finish", event_id=visit.entered_event_id)
+        return Observed(
+            None, reason=f"{item.state} did not finish", event_id=visit.entered_event_id
+        )
     if visit.output_truncated:
         return Observed(
             None,
@@ -225,9 +229,7 @@ def _read_map_measure(item: OutputField, run: ExecutionRun) -> Observed:
     }[item.map_measure or "succeeded"]
     return Observed(
         value,
-        source=(
-            f"event {last.entered_event_id}: {item.state} Map iterations {item.map_measure}"
-        ),
+        source=(f"event {last.entered_event_id}: {item.state} Map iterations {item.map_measure}"),
         event_id=last.entered_event_id,
     )
 
@@ -252,7 +254,11 @@ def _read_definition_value(item: DefinitionValue, definition: Definition | None)
                 f"definition {item.state}: {item.choice_variable} {threshold.operator} "
                 f"{threshold.value} -> {threshold.next_state}"
             ),
-            detail={"operator": threshold.operator, "next_state": threshold.next_state},
+            detail={
+                "operator": threshold.operator,
+                "next_state": threshold.next_state,
+                "negated": threshold.negated,
+            },
         )
     value = value_at(definition, item.state, item.expression or "")
     if value is None:
@@ -291,4 +297,3 @@ def _final_merge_facts(
             if observed is not None:
                 setattr(facts, attribute, observed.value)
     return facts
-

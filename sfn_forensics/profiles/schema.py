@@ -161,9 +161,7 @@ def _parse_definition_value(name: str, spec: dict[str, Any], origin: str) -> Def
         )
     if expression is not None:
         _compile_all((expression,), f"{origin}: definition.{name}")
-    return DefinitionValue(
-        name=name, state=state, choice_variable=variable, expression=expression
-    )
+    return DefinitionValue(name=name, state=state, choice_variable=variable, expression=expression)
 
 
 def _compile_all(expressions: tuple[str, ...], where: str) -> None:

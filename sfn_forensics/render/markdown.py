@@ -46,7 +46,13 @@ def lines(report: Report) -> list[str]:
     for name, value in report.counts.items():
         out.append(f"| {name} | {'unknown' if value is None else value} |")
     if report.maps:
-        out += ["", "## Map states", "", "| state | visits | items | started | succeeded | failed | aborted |", "|---|---:|---:|---:|---:|---:|---:|"]
+        out += [
+            "",
+            "## Map states",
+            "",
+            "| state | visits | items | started | succeeded | failed | aborted |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for summary in report.maps:
             out.append(
                 f"| {_md(summary.state)} | {summary.visits} | {summary.items} | {summary.started} "
@@ -58,9 +64,7 @@ def lines(report: Report) -> list[str]:
     if not report.findings:
         out.append("No findings.")
     for finding in report.findings:
-        out.append(
-            f"### {finding.severity.upper()} {finding.code}: {_md(finding.title)}"
-        )
+        out.append(f"### {finding.severity.upper()} {finding.code}: {_md(finding.title)}")
         out.append("")
         if finding.state:
             out.append(f"- State: {_md(finding.state)}")
@@ -88,7 +92,8 @@ def _extra_sections(report: Report) -> list[tuple[str, list[str]]]:
         for stage in embeddings["stages"]:
             count = stage.get("count")
             shown = "unknown" if count is None else str(count)
-            rows.append(f"| {_md(stage.get('stage'))} | {shown} | {_md(stage.get('source') or stage.get('reason'))} |")
+            origin = _md(stage.get("source") or stage.get("reason"))
+            rows.append(f"| {_md(stage.get('stage'))} | {shown} | {origin} |")
         rows.append("")
         rows.append(
             f"Expected {embeddings.get('expected')}, final {embeddings.get('final')}, "
