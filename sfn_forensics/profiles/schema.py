@@ -41,6 +41,36 @@ class DefinitionValue:
     expression: str | None = None
 
 
+STAGE_SOURCES = ("poll_results", "logs", "value", "snapshot_metadata", "snapshot_verified")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage whose embedding count the report shows.
+
+    `logs` stages sum `field` (JMESPath over a structured log line's fields) over the
+    invocations of the Lambdas that `state` calls; `value` stages read a profile value, with the
+    same log field as the fallback when `state` and `field` are given.
+    """
+
+    name: str
+    source: str
+    state: str | None = None
+    field: str | None = None
+    value: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Where a workflow's S3 evidence lives when the history does not say."""
+
+    poll_results_key_template: str | None = None
+    bucket_fields: tuple[str, ...] = ()
+    snapshot_pointer_key: str | None = None
+    snapshot_prefix_template: str | None = None
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -53,6 +83,10 @@ class Profile:
     values: tuple[OutputField, ...]
     definition_values: tuple[DefinitionValue, ...]
     snapshot_database: str | None = None
+    artifacts: Artifacts = field(default_factory=Artifacts)
+    stages: tuple[Stage, ...] = ()
+    # Log group per Lambda function name, where it is not /aws/lambda/<name>.
+    log_groups: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def role(self, role: str) -> str | None:
@@ -70,6 +104,15 @@ _TOP_LEVEL_KEYS = {
     "values",
     "definition",
     "snapshot_database",
+    "artifacts",
+    "stages",
+    "log_groups",
+}
+_ARTIFACT_KEYS = {
+    "poll_results_key_template",
+    "bucket_fields",
+    "snapshot_pointer_key",
+    "snapshot_prefix_template",
 }
 
 
@@ -99,6 +142,9 @@ def parse_profile(data: dict[str, Any], origin: str) -> Profile:
                 for name, spec in data.get("definition", {}).items()
             ),
             snapshot_database=data.get("snapshot_database"),
+            artifacts=_parse_artifacts(data.get("artifacts", {}), origin),
+            stages=tuple(_parse_stage(stage, origin) for stage in data.get("stages", [])),
+            log_groups={str(k): str(v) for k, v in dict(data.get("log_groups", {})).items()},
             raw=data,
         )
     except (TypeError, AttributeError) as error:
@@ -162,6 +208,42 @@ def _parse_definition_value(name: str, spec: dict[str, Any], origin: str) -> Def
     if expression is not None:
         _compile_all((expression,), f"{origin}: definition.{name}")
     return DefinitionValue(name=name, state=state, choice_variable=variable, expression=expression)
+
+
+def _parse_artifacts(spec: dict[str, Any], origin: str) -> Artifacts:
+    unknown = set(spec) - _ARTIFACT_KEYS
+    if unknown:
+        raise InvalidInputError(f"profile {origin}: unknown artifacts keys {sorted(unknown)}")
+    return Artifacts(
+        poll_results_key_template=spec.get("poll_results_key_template"),
+        bucket_fields=tuple(_str_list(spec.get("bucket_fields", []), "bucket_fields", origin)),
+        snapshot_pointer_key=spec.get("snapshot_pointer_key"),
+        snapshot_prefix_template=spec.get("snapshot_prefix_template"),
+    )
+
+
+def _parse_stage(spec: dict[str, Any], origin: str) -> Stage:
+    name = _require_str(spec, "name", origin)
+    source = spec.get("source")
+    if source not in STAGE_SOURCES:
+        raise InvalidInputError(
+            f"profile {origin}: stage {name}: `source` must be one of {', '.join(STAGE_SOURCES)}"
+        )
+    stage = Stage(
+        name=name,
+        source=source,
+        state=spec.get("state"),
+        field=spec.get("field"),
+        value=spec.get("value"),
+        path=spec.get("path"),
+    )
+    if source == "logs" and (stage.state is None or stage.field is None):
+        raise InvalidInputError(f"profile {origin}: stage {name} needs `state` and `field`")
+    if source == "value" and stage.value is None:
+        raise InvalidInputError(f"profile {origin}: stage {name} needs `value`")
+    if stage.field is not None:
+        _compile_all((stage.field,), f"{origin}: stage {name}")
+    return stage
 
 
 def _compile_all(expressions: tuple[str, ...], where: str) -> None:
