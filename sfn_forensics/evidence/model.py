@@ -66,6 +66,10 @@ class Evidence:
     s3_objects: dict[str, S3Object] = field(default_factory=dict)
     snapshot_listing: list[S3Object] = field(default_factory=list)
     origin: str = "live"
+    # The DescribeStateMachineForExecution response; its `definition` is the unparsed JSON string.
+    describe_state_machine: dict[str, Any] | None = None
+    # False when the events are known to miss part of the history, e.g. a saved first page.
+    history_complete: bool = True
 
     def source_ok(self, name: str) -> bool:
         status = self.sources.get(name)
