@@ -1,45 +1,96 @@
-"""Turn evidence into a report: reconstruct, apply a profile, run checks, decide."""
+"""Turn evidence into a report: reconstruct, apply a profile, read facts, run checks, decide."""
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
+from sfn_forensics.asl.definition import Definition
 from sfn_forensics.checks.base import CheckContext
 from sfn_forensics.checks.runner import decide_verdict, run_checks
-from sfn_forensics.evidence.model import SOURCE_DEFINITION, Evidence, SourceStatus
+from sfn_forensics.evidence.model import (
+    SOURCE_DEFINITION,
+    SOURCE_LOGS,
+    SOURCE_POLL_RESULTS,
+    SOURCE_SNAPSHOT,
+    ArtifactPlan,
+    Evidence,
+    SourceStatus,
+)
 from sfn_forensics.history.dataflow import track_key_drops
 from sfn_forensics.history.model import ExecutionRun
 from sfn_forensics.history.parser import parse_history
 from sfn_forensics.profiles.engine import ProfileFacts, apply_profile, select_profile
+from sfn_forensics.profiles.schema import Profile
 from sfn_forensics.report import COUNT_NAMES, MapSummary, Report
 
 log = logging.getLogger(__name__)
 
 
-def analyze(evidence: Evidence, profile_name: str | None = None) -> Report:
-    """Build the report for one execution from its evidence."""
+@dataclass
+class PreparedRun:
+    """The run rebuilt from the history, with its definition and profile facts."""
+
+    definition: Definition | None
+    run: ExecutionRun
+    profile: Profile | None
+    facts: ProfileFacts | None
+
+
+def prepare(evidence: Evidence, profile_name: str | None = None) -> PreparedRun:
+    """Rebuild the run and apply the matching profile; needs only the history and definition."""
     definition = _parse_definition(evidence)
     run = parse_history(evidence.events, evidence.describe_execution)
     profile = select_profile(definition, run, profile_name)
-    facts = apply_profile(profile, run, definition) if profile is not None else None
     if profile is None:
         log.info("no workflow profile matches this state machine; running generic checks only")
+    facts = apply_profile(profile, run, definition) if profile is not None else None
+    return PreparedRun(definition, run, profile, facts)
 
+
+def plan_for(evidence: Evidence, prepared: PreparedRun) -> ArtifactPlan:
+    from sfn_forensics.profiles.locate import plan_artifacts
+
+    return plan_artifacts(
+        prepared.run,
+        prepared.definition,
+        prepared.profile,
+        prepared.facts,
+        evidence.execution_name,
+    )
+
+
+def mark_artifacts_not_fetched(evidence: Evidence, plan: ArtifactPlan, reason: str) -> None:
+    """Record the sources that apply to this run as unavailable, e.g. for a saved history."""
+    for source in (SOURCE_LOGS, SOURCE_POLL_RESULTS, SOURCE_SNAPSHOT):
+        if source in plan.applicable:
+            evidence.sources.setdefault(source, SourceStatus.unavailable(reason))
+
+
+def analyze(
+    evidence: Evidence, profile_name: str | None = None, prepared: PreparedRun | None = None
+) -> Report:
+    """Build the report for one execution from its evidence."""
+    if prepared is None:
+        prepared = prepare(evidence, profile_name)
+    run, facts = prepared.run, prepared.facts
+    extras = _artifact_facts(evidence, prepared)
     context = CheckContext(
         evidence=evidence,
         run=run,
-        definition=definition,
+        definition=prepared.definition,
         facts=facts,
         key_drops=track_key_drops(run),
+        extras=extras,
     )
     findings, outcomes = run_checks(context)
     verdict = decide_verdict(run.status, findings, outcomes)
-    return Report(
+    report = Report(
         execution=_execution_section(evidence, run),
         workflow={
-            "profile": profile.name if profile else None,
+            "profile": prepared.profile.name if prepared.profile else None,
             "path": facts.path if facts else None,
             "path_evidence": facts.path_evidence if facts else [],
         },
@@ -54,9 +105,49 @@ def analyze(evidence: Evidence, profile_name: str | None = None) -> Report:
         final_merge=facts.final_merge.to_json() if facts and facts.final_merge else None,
         expected=_expected(facts),
     )
+    for name in ("embeddings", "batches", "snapshot", "logs"):
+        value = extras.get(name)
+        if value is not None:
+            report.sections[name] = value.to_json()
+    return report
 
 
-def _parse_definition(evidence: Evidence) -> Any:
+def _artifact_facts(evidence: Evidence, prepared: PreparedRun) -> dict[str, Any]:
+    from sfn_forensics.facts.batches import batch_facts, summarize_poll_results
+    from sfn_forensics.facts.embeddings import embedding_facts
+    from sfn_forensics.facts.logs import analyze_logs
+    from sfn_forensics.facts.snapshot import snapshot_facts
+
+    extras: dict[str, Any] = {}
+    log_facts = analyze_logs(evidence, prepared.run) if evidence.source_ok(SOURCE_LOGS) else None
+    extras["logs"] = log_facts
+    if prepared.facts is None:
+        return extras
+    summary = summarize_poll_results(evidence) if evidence.source_ok(SOURCE_POLL_RESULTS) else None
+    snapshot = snapshot_facts(evidence) if evidence.source_ok(SOURCE_SNAPSHOT) else None
+    extras["batches"] = batch_facts(evidence, prepared.facts, summary)
+    extras["snapshot"] = snapshot
+    extras["embeddings"] = embedding_facts(
+        prepared.facts,
+        prepared.definition,
+        log_facts,
+        _reason(evidence, SOURCE_LOGS),
+        summary,
+        _reason(evidence, SOURCE_POLL_RESULTS),
+        snapshot,
+        _reason(evidence, SOURCE_SNAPSHOT),
+    )
+    return extras
+
+
+def _reason(evidence: Evidence, source: str) -> str | None:
+    status = evidence.sources.get(source)
+    if status is None:
+        return f"{source} not read"
+    return None if status.ok else f"{source} {status.describe()}"
+
+
+def _parse_definition(evidence: Evidence) -> Definition | None:
     if evidence.definition is None:
         return None
     from sfn_forensics.asl.definition import parse_definition

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sfn_forensics.errors import EXIT_HEALTHY, EXIT_INCONCLUSIVE, EXIT_PROBLEMS, UsageError
 from sfn_forensics.evidence.model import Evidence
 from sfn_forensics.report import Report
+
+if TYPE_CHECKING:
+    from sfn_forensics.aws.session import ClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +34,47 @@ class InspectRequest:
     history_file: Path | None = None
     definition_file: Path | None = None
     workflow_profile: str | None = None
+    verify_snapshot: bool = False
 
 
-def gather_evidence(request: InspectRequest, aws: AwsTarget) -> Evidence:
-    """Read a saved history when one is given, else fetch from AWS (read-only)."""
+def inspect_execution(request: InspectRequest, aws: AwsTarget) -> Report:
+    """Gather every source of evidence about one execution and analyze it."""
+    from sfn_forensics.analysis import analyze, mark_artifacts_not_fetched, plan_for, prepare
+
     if request.history_file is not None:
-        if request.target is not None:
-            raise UsageError(
-                "give either an execution (ARN or name) or --history-file, not both"
-            )
-        from sfn_forensics.evidence.history_file import load_history_file
+        evidence = _read_history_file(request)
+        prepared = prepare(evidence, request.workflow_profile)
+        mark_artifacts_not_fetched(
+            evidence, plan_for(evidence, prepared), "not in the history file"
+        )
+        return analyze(evidence, prepared=prepared)
 
-        return load_history_file(request.history_file, request.definition_file)
+    factory, evidence = _collect_history(request, aws)
+    prepared = prepare(evidence, request.workflow_profile)
+    plan = plan_for(evidence, prepared)
+    from sfn_forensics.evidence.artifacts import collect_artifacts
+
+    collect_artifacts(factory, evidence, plan)
+    if request.verify_snapshot:
+        from sfn_forensics.evidence.verify import verify_snapshot
+
+        verify_snapshot(factory, evidence)
+    return analyze(evidence, prepared=prepared)
+
+
+def _read_history_file(request: InspectRequest) -> Evidence:
+    if request.target is not None:
+        raise UsageError("give either an execution (ARN or name) or --history-file, not both")
+    if request.verify_snapshot:
+        raise UsageError("--verify-snapshot needs a live execution, not --history-file")
+    from sfn_forensics.evidence.history_file import load_history_file
+
+    assert request.history_file is not None
+    return load_history_file(request.history_file, request.definition_file)
+
+
+def _collect_history(request: InspectRequest, aws: AwsTarget) -> tuple[ClientFactory, Evidence]:
+    """Resolve the target and fetch its description, history and definition (read-only)."""
     if request.target is None:
         raise UsageError(
             "missing execution: give an execution ARN or name, or --history-file FILE",
@@ -58,14 +91,7 @@ def gather_evidence(request: InspectRequest, aws: AwsTarget) -> Evidence:
     )
     arn = resolve_execution_arn(factory, request.target, request.state_machine)
     log.info("inspecting %s", arn)
-    return collect_live(factory, arn, progress=aws.progress)
-
-
-def inspect_execution(request: InspectRequest, aws: AwsTarget) -> Report:
-    from sfn_forensics.analysis import analyze
-
-    evidence = gather_evidence(request, aws)
-    return analyze(evidence, request.workflow_profile)
+    return factory, collect_live(factory, arn, progress=aws.progress)
 
 
 def exit_code_for(report: Report) -> int:

@@ -58,7 +58,8 @@ def test_inspect_target_and_file_conflict(
     [
         ("inline-map.json", 0, "healthy"),
         ("fail-state.json", 1, "failed"),
-        ("lambda-function-catch.json", 0, "healthy"),
+        # The definition calls a Lambda whose logs a history file cannot hold.
+        ("lambda-function-catch.json", 4, "inconclusive"),
         ("execution-aborted.json", 1, "failed"),
     ],
 )

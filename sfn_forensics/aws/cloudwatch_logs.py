@@ -32,9 +32,9 @@ def fetch_log_events(
 ) -> list[dict[str, Any]]:
     """Return the events of `log_group` timed from start_ms to end_ms, paging FilterLogEvents.
 
-    Both ends are inclusive, as in FilterLogEvents.
-    `client` is a boto3 CloudWatch Logs client. Events are returned as the API returns them
-    (logStreamName, timestamp, message, ingestionTime, eventId). `filter_pattern` is passed to
+    Both ends are inclusive, as in FilterLogEvents. `client` is a boto3 CloudWatch Logs client.
+    Events are returned as the API returns them (logStreamName, timestamp, message,
+    ingestionTime, eventId). `filter_pattern` is passed to
     the server only to reduce the transfer: emulators ignore some pattern forms, so callers must
     filter the result themselves. At most `max_events` events are returned, and a warning is
     logged when more were available.
@@ -66,6 +66,8 @@ def fetch_log_events(
             )
             break
         if len(events) >= max_events:
+            # NOTE: only this warning records the cut. A caller that needs to know checks
+            # whether len(result) == max_events.
             log.warning(
                 "log events of %s cut at %d: more events exist between %d and %d. "
                 "Raise max_events or narrow the window",

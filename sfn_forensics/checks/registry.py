@@ -13,6 +13,10 @@ CHECK_MODULES = (
     "stage_counts",
     "group_merge_errors",
     "final_merge",
+    "log_signals",
+    "embeddings_lost",
+    "batch_trail",
+    "snapshot_integrity",
 )
 
 

@@ -18,6 +18,21 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
     outcomes: list[CheckOutcome] = []
     for module in load_checks():
         spec: CheckSpec = module.SPEC
+        if spec.needs_profile and context.facts is None:
+            outcomes.append(
+                CheckOutcome(spec.name, "not_applicable", "no workflow profile applies")
+            )
+            continue
+        not_planned = [name for name in spec.requires if name not in context.evidence.sources]
+        if not_planned:
+            outcomes.append(
+                CheckOutcome(
+                    spec.name,
+                    "not_applicable",
+                    f"{', '.join(not_planned)} not relevant to this execution",
+                )
+            )
+            continue
         missing = [name for name in spec.requires if not context.evidence.source_ok(name)]
         if missing:
             reasons = "; ".join(
@@ -27,11 +42,6 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
                 for name in missing
             )
             outcomes.append(CheckOutcome(spec.name, "inconclusive", reasons))
-            continue
-        if spec.needs_profile and context.facts is None:
-            outcomes.append(
-                CheckOutcome(spec.name, "not_applicable", "no workflow profile applies")
-            )
             continue
         try:
             produced = module.run(context)

@@ -43,6 +43,14 @@ def inspect_command(
             "--definition-file", help="State machine definition to use with --history-file."
         ),
     ] = None,
+    verify_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--verify-snapshot",
+            help="Download the snapshot and count its embeddings with Chroma "
+            "(needs the `chroma` extra).",
+        ),
+    ] = False,
     workflow: Annotated[
         str | None,
         typer.Option(
@@ -63,6 +71,7 @@ def inspect_command(
         history_file=history_file,
         definition_file=definition_file,
         workflow_profile=workflow,
+        verify_snapshot=verify_snapshot,
     )
     report = inspect_execution(request, aws_target(options))
     write_report(report, options)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, BinaryIO
 
 # Source names used in `Evidence.sources` and in the report's `evidence_sources`.
 SOURCE_DESCRIBE = "describe_execution"
@@ -43,6 +44,61 @@ class S3Object:
     size: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    # A large body kept in a temporary file (spooled), read as a stream, e.g. poll_results.json.
+    body_file: BinaryIO | None = None
+    # Where the key came from: "event 42: NormalizePollWordBatchesData output" or "template".
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class LogGroupPlan:
+    """One log group to read, with the function writing to it and the states that call it."""
+
+    log_group: str
+    function_name: str
+    states: tuple[str, ...]
+
+
+@dataclass
+class ArtifactPlan:
+    """What to fetch besides the history: log groups and their window, and S3 locations.
+
+    A location that could not be worked out is None, with the reason in `reasons`.
+    """
+
+    execution_name: str | None
+    # The execution's start and stop; the log window is widened around them when fetching.
+    execution_start: datetime | None
+    execution_stop: datetime | None
+    log_groups: list[LogGroupPlan] = field(default_factory=list)
+    poll_results_bucket: str | None = None
+    poll_results_key: str | None = None
+    poll_results_origin: str | None = None
+    snapshot_bucket: str | None = None
+    snapshot_prefix: str | None = None
+    snapshot_origin: str | None = None
+    # Read when no snapshot prefix is known from the run.
+    snapshot_pointer_key: str | None = None
+    snapshot_prefix_template: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+    # Sources that apply to this run; the others are not relevant (e.g. no Lambda was called).
+    applicable: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SnapshotEvidence:
+    """The snapshot prefix as listed, its `.snapshot_hash` text and each object's metadata."""
+
+    bucket: str
+    prefix: str
+    origin: str
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    hash_text: str | None = None
+    pointer_text: str | None = None
+    # Embeddings per collection, counted with Chroma's client after a download (--verify).
+    verified_counts: dict[str, int] | None = None
+    verify_error: str | None = None
 
 
 @dataclass
@@ -70,6 +126,10 @@ class Evidence:
     describe_state_machine: dict[str, Any] | None = None
     # False when the events are known to miss part of the history, e.g. a saved first page.
     history_complete: bool = True
+    # Status per log group, next to the overall "logs" source status.
+    log_group_status: dict[str, SourceStatus] = field(default_factory=dict)
+    log_plan: list[LogGroupPlan] = field(default_factory=list)
+    snapshot: SnapshotEvidence | None = None
 
     def source_ok(self, name: str) -> bool:
         status = self.sources.get(name)

@@ -90,20 +90,31 @@ def start_moto_server(port: int | None = None, ready_timeout: float = 30.0) -> M
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     server = MotoServer(port=port, process=process)
+    try:
+        _wait_until_ready(server, ready_timeout)
+    except BaseException:
+        # Also on KeyboardInterrupt: the caller never gets the server, so nobody else stops it.
+        server.stop()
+        raise
+    return server
+
+
+def _wait_until_ready(server: MotoServer, ready_timeout: float) -> None:
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if server.process.poll() is not None:
             raise SandboxError(
-                f"moto server exited with status {process.returncode} during start-up",
+                f"moto server exited with status {server.process.returncode} during start-up",
                 hint="Install the sandbox extra: pip install 'sfn-forensics[sandbox]'.",
             )
         try:
             configure_moto(server.endpoint_url)
-            return server
+            return
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
-    server.stop()
-    raise SandboxError(f"moto server on port {port} did not answer within {ready_timeout:.0f} s")
+    raise SandboxError(
+        f"moto server on port {server.port} did not answer within {ready_timeout:.0f} s"
+    )
 
 
 def configure_moto(endpoint_url: str) -> None:
