@@ -100,7 +100,7 @@ def analyze(
         path=run.path,
         findings=findings,
         checks=outcomes,
-        evidence_sources={name: status.describe() for name, status in evidence.sources.items()},
+        evidence_sources=_ordered_sources(evidence),
         verdict=verdict,
         final_merge=facts.final_merge.to_json() if facts and facts.final_merge else None,
         expected=_expected(facts),
@@ -144,7 +144,26 @@ def _reason(evidence: Evidence, source: str) -> str | None:
     status = evidence.sources.get(source)
     if status is None:
         return f"{source} not read"
-    return None if status.ok else f"{source} {status.describe()}"
+    # The full reason is listed once under the evidence sources.
+    return None if status.ok else f"{source} unavailable"
+
+
+_SOURCE_ORDER = (
+    "history",
+    "describe_execution",
+    "definition",
+    SOURCE_LOGS,
+    SOURCE_POLL_RESULTS,
+    SOURCE_SNAPSHOT,
+)
+
+
+def _ordered_sources(evidence: Evidence) -> dict[str, str]:
+    names = sorted(
+        evidence.sources,
+        key=lambda name: _SOURCE_ORDER.index(name) if name in _SOURCE_ORDER else len(_SOURCE_ORDER),
+    )
+    return {name: evidence.sources[name].describe() for name in names}
 
 
 def _parse_definition(evidence: Evidence) -> Definition | None:

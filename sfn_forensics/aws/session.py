@@ -5,7 +5,9 @@ boto3 is imported on first use, so importing this module (and `forensics --help`
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -122,6 +124,7 @@ class ClientFactory:
                 region_name=region or self.options.region,
                 endpoint_url=self.options.endpoint_url,
                 config=config,
+                **self._local_credentials(),
             )
         install_read_only_guard(client)
         log.debug(
@@ -131,6 +134,34 @@ class ClientFactory:
             client.meta.endpoint_url,
         )
         return client
+
+
+    def _local_credentials(self) -> dict[str, str]:
+        """Return placeholder keys for a loopback endpoint when no credentials are configured.
+
+        A local emulator does not check keys, and skipping the credential chain keeps botocore
+        from probing the instance metadata address on a laptop.
+        """
+        endpoint = self.options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint is None or not _is_loopback(endpoint):
+            return {}
+        if self.options.profile or os.environ.get("AWS_PROFILE"):
+            return {}
+        if os.environ.get("AWS_ACCESS_KEY_ID"):
+            return {}
+        return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def _is_loopback(endpoint_url: str) -> bool:
+    host = urlparse(endpoint_url).hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _validate_endpoint_url(endpoint_url: str) -> None:

@@ -42,6 +42,10 @@ def run(context: CheckContext) -> list[Finding]:
     state = None
     if failing is not None:
         state = failing.state
+        retries = [f for f in run_.failures if f.retried and f.state == failing.state]
+        if retries:
+            evidence["retried_event_ids"] = [f.event_id for f in retries]
+            evidence["retries"] = len(retries)
         evidence["failed_event_id"] = failing.event_id
         evidence["failed_event_type"] = failing.event_type
         evidence["state_error"] = failing.error
@@ -49,6 +53,8 @@ def run(context: CheckContext) -> list[Finding]:
     if error is None and failing is not None:
         error = failing.error
     where = f" in {state}" if state else ""
+    if evidence.get("retries"):
+        where += f" after {evidence['retries']} retries"
     return [
         Finding(
             code="EXECUTION_FAILED",

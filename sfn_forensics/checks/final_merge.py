@@ -14,7 +14,11 @@ SPEC = CheckSpec(
             "error",
             "The run had chunks to merge and succeeded, but the final merge never ran.",
         ),
-        CodeSpec("FINAL_MERGE_FAILED", "error", "The final merge failed after its retries."),
+        CodeSpec(
+            "FINAL_MERGE_FAILED",
+            "error",
+            "The final merge failed after its retries and a Catch let the execution succeed.",
+        ),
         CodeSpec(
             "FINAL_MERGE_BAD_STATUS",
             "error",
@@ -51,7 +55,13 @@ def run(context: CheckContext) -> list[Finding]:
                     next_steps=["Check the Choice rules that lead to the final merge."],
                 )
             )
-        elif merge.ran and not merge.succeeded and merge.error is not None:
+        elif (
+            merge.ran
+            and not merge.succeeded
+            and merge.error is not None
+            and context.run.status == "SUCCEEDED"
+        ):
+            # A failure that ended the execution is reported once, as EXECUTION_FAILED.
             findings.append(
                 Finding(
                     code="FINAL_MERGE_FAILED",

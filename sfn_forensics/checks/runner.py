@@ -35,12 +35,8 @@ def run_checks(context: CheckContext) -> tuple[list[Finding], list[CheckOutcome]
             continue
         missing = [name for name in spec.requires if not context.evidence.source_ok(name)]
         if missing:
-            reasons = "; ".join(
-                f"{name} {context.evidence.sources[name].describe()}"
-                if name in context.evidence.sources
-                else f"{name} unavailable"
-                for name in missing
-            )
+            # The reason itself is listed once, with the evidence sources.
+            reasons = "; ".join(f"{name} unavailable" for name in missing)
             outcomes.append(CheckOutcome(spec.name, "inconclusive", reasons))
             continue
         try:

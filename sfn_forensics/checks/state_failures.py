@@ -51,7 +51,11 @@ def run(context: CheckContext) -> list[Finding]:
                 ],
             )
         )
+    failed_state = context.run.failed_state if context.run.status != "SUCCEEDED" else None
     for state, failures in retried.items():
+        if state == failed_state:
+            # EXECUTION_FAILED reports these retries with the failure that ended the run.
+            continue
         findings.append(
             Finding(
                 code="STATE_RETRIED",

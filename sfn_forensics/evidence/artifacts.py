@@ -81,10 +81,20 @@ def _collect_logs(factory: ClientFactory, evidence: Evidence, plan: ArtifactPlan
             f"{count} events from {len(read)} of {len(plan.log_groups)} log groups"
         )
     else:
-        reasons = "; ".join(
-            f"{name}: {status.reason}" for name, status in evidence.log_group_status.items()
+        evidence.sources[SOURCE_LOGS] = SourceStatus.unavailable(
+            _summarize_failures(evidence.log_group_status)
         )
-        evidence.sources[SOURCE_LOGS] = SourceStatus.unavailable(reasons)
+        log.warning("Lambda logs unavailable: %s", evidence.sources[SOURCE_LOGS].reason)
+
+
+def _summarize_failures(statuses: dict[str, SourceStatus]) -> str:
+    """Return one line for many failed log groups, grouped by reason, with the first example."""
+    failed = {name: status.reason or "unknown reason" for name, status in statuses.items()}
+    total = len(statuses)
+    if len(failed) == 1:
+        return next(iter(failed.values()))
+    first = next(iter(failed.values()))
+    return f"{len(failed)} of {total} log groups could not be read, e.g. {first}"
 
 
 def _fetch_group(
@@ -97,7 +107,7 @@ def _fetch_group(
         with aws_errors("logs", group.log_group):
             events = fetch_log_events(factory.logs(), group.log_group, start_ms, end_ms)
     except SfnForensicsError as error:
-        log.warning("log group %s unavailable: %s", group.log_group, error.message)
+        log.info("log group %s unavailable: %s", group.log_group, error.message)
         return None, SourceStatus.unavailable(_reason(error))
     return events, SourceStatus.available(f"{len(events)} events")
 
@@ -126,9 +136,7 @@ def _collect_poll_results(factory: ClientFactory, evidence: Evidence, plan: Arti
                 body.close()
     except SfnForensicsError as error:
         log.warning("poll results %s unavailable: %s", location, error.message)
-        evidence.sources[SOURCE_POLL_RESULTS] = SourceStatus.unavailable(
-            f"{location}: {_reason(error)}"
-        )
+        evidence.sources[SOURCE_POLL_RESULTS] = SourceStatus.unavailable(_reason(error))
         return
     spooled.seek(0)
     evidence.s3_objects[SOURCE_POLL_RESULTS] = S3Object(

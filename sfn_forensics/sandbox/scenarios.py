@@ -13,7 +13,7 @@ SplitWordIntoChunks cuts the deltas into chunks of CHUNK_SIZE = 20:
 definition's group_size of 20: ceil(23 / 20) = 2 groups, chunks 0-19 and chunks 20-22.
 The merge code that ran kept only the first 10 deltas of a chunk (ProcessWordChunk) and the
 first 10 chunks of a group (MergeChunkGroup):
-    chunk stage: 22 chunks * 10 + 10 (chunk 22 holds 19 deltas) = 230 deltas
+    chunk stage: 22 chunks * 10 + 10 (chunk 22 contains 19 deltas) = 230 deltas
     group stage: group 0 keeps chunks 0-9 (100 deltas), group 1 keeps chunks 20-22 (30 deltas)
                  = 130 deltas
 The seeded per-batch counts are spread so that the 130 kept deltas hold exactly 13,223
@@ -103,7 +103,7 @@ class Batch:
 
 @dataclass(frozen=True)
 class IngestPlan:
-    """What one execution processes, and how its merge Lambdas behave."""
+    """The batches of one execution and the behaviour of its merge Lambdas."""
 
     batch_type: BatchType
     batches: tuple[Batch, ...]
@@ -559,9 +559,9 @@ def _group_merge_payload(scenario: Scenario, group_index: int) -> dict[str, Any]
 def _oversized_final_merge_payload(execution_name: str, database: str) -> str:
     """Return a final merge result that lists every embedding id and so exceeds 6 MB.
 
-    moto's simple Lambda backend answers a response over 6,000,000 bytes with the
-    FunctionError `Function.ResponseSizeTooLarge`; it is the one Lambda error that backend can
-    produce. The payload is also over AWS's real limit, so AWS would fail the same way.
+    moto 5.2.5's simple Lambda backend replaces a response over 6,000,000 bytes with the
+    FunctionError `Function.ResponseSizeTooLarge`, the only Lambda error that backend produces.
+    The payload is also over AWS's limit of 6,291,556 bytes, so AWS would fail the same way.
     """
     head = {
         "statusCode": 200,

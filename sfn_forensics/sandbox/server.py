@@ -93,7 +93,7 @@ def start_moto_server(port: int | None = None, ready_timeout: float = 30.0) -> M
     try:
         _wait_until_ready(server, ready_timeout)
     except BaseException:
-        # Also on KeyboardInterrupt: the caller never gets the server, so nobody else stops it.
+        # Also on KeyboardInterrupt: a caller that never receives the server cannot stop it.
         server.stop()
         raise
     return server
@@ -113,7 +113,7 @@ def _wait_until_ready(server: MotoServer, ready_timeout: float) -> None:
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     raise SandboxError(
-        f"moto server on port {server.port} did not answer within {ready_timeout:.0f} s"
+        f"moto server on port {server.port} did not respond within {ready_timeout:.0f} s"
     )
 
 

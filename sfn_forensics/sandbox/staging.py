@@ -1,10 +1,10 @@
 """Stage the sandbox scenarios on a loopback moto server.
 
-Staging deploys the three ingest state machines, then runs the scenarios one after another: for
-each it queues the execution's Lambda return values, starts the execution and waits until it
-stops, then checks that the execution consumed exactly the queued values. moto keeps one Lambda
-response queue per account and region, so two executions running at once would take each
-other's values; only one staging may run against a server at a time.
+Staging deploys the three ingest state machines and then runs the scenarios one after another.
+For each scenario it queues the execution's Lambda return values, starts the execution and waits
+until it stops. It then checks that the execution consumed exactly the queued values. moto keeps
+one Lambda response queue per account and region, so two executions running at once would take
+each other's values. Only one staging may run against a server at a time.
 
 Re-staging on the same server is idempotent: a state machine that already exists with the same
 definition is reused, and an execution that already exists under the scenario's name is not
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXECUTION_TIMEOUT_SECONDS = 120.0
 _POLL_INTERVAL_SECONDS = 0.2
-# A function name that exists nowhere: moto's simple Lambda backend answers any name.
+# No such function exists: moto's simple Lambda backend returns queued values for any name.
 _QUEUE_PROBE_FUNCTION = "sandbox-queue-probe"
 # Upper bound on leftover values drained by one probe.
 _MAX_LEFTOVER_DRAIN = 10_000
@@ -77,7 +77,7 @@ class StagedScenario:
 
 @dataclass(frozen=True)
 class StagedSandbox:
-    """A staged sandbox server: where it is and what it holds, keyed by execution name."""
+    """A staged sandbox server: its endpoint, region and staged scenarios by execution name."""
 
     endpoint_url: str
     region: str

@@ -27,7 +27,7 @@ def run_sandbox_up(
     *,
     scenario_names: Sequence[str] | None = None,
 ) -> int:
-    """Start the sandbox, print where it is and what it holds, and serve until interrupted.
+    """Start the sandbox, print its endpoint and executions, and serve until interrupted.
 
     `port` None picks a free port. `scenario_names` limits staging to those execution names.
     Returns 0 after Ctrl-C (SIGINT) or SIGTERM stopped the server. Raises SandboxError when the
@@ -73,7 +73,7 @@ def _serve(server: MotoServer) -> None:
     """Block until the moto process exits.
 
     Ctrl-C in a terminal signals the whole process group, so moto may stop from SIGINT before
-    this process sees its own KeyboardInterrupt; that counts as a normal stop.
+    this process raises its own KeyboardInterrupt. That counts as a normal stop.
     """
     status = server.process.wait()
     if status in (-signal.SIGINT, -signal.SIGTERM):
