@@ -67,9 +67,12 @@ def _configure_logging(verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from sfn_forensics.commands import inspect, sandbox
+    from sfn_forensics.commands import inspect, logs, poll_results, sandbox, snapshot
 
     app.command("inspect")(inspect.inspect_command)
+    app.command("logs")(logs.logs_command)
+    app.command("poll-results")(poll_results.poll_results_command)
+    app.command("snapshot")(snapshot.snapshot_command)
     app.add_typer(sandbox.app, name="sandbox")
 
 

@@ -12,6 +12,7 @@ from sfn_forensics.evidence.model import Evidence
 from sfn_forensics.report import Report
 
 if TYPE_CHECKING:
+    from sfn_forensics.analysis import PreparedRun
     from sfn_forensics.aws.session import ClientFactory
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,26 @@ def inspect_execution(request: InspectRequest, aws: AwsTarget) -> Report:
         )
         return analyze(evidence, prepared=prepared)
 
+    evidence, prepared = gather_live(request, aws)
+    return analyze(evidence, prepared=prepared)
+
+
+def gather_live(
+    request: InspectRequest, aws: AwsTarget, only: set[str] | None = None
+) -> tuple[Evidence, PreparedRun]:
+    """Fetch the history, then the logs and S3 objects it points to (limited to `only`)."""
+    from sfn_forensics.analysis import plan_for, prepare
+    from sfn_forensics.evidence.artifacts import collect_artifacts
+
     factory, evidence = _collect_history(request, aws)
     prepared = prepare(evidence, request.workflow_profile)
     plan = plan_for(evidence, prepared)
-    from sfn_forensics.evidence.artifacts import collect_artifacts
-
-    collect_artifacts(factory, evidence, plan)
+    collect_artifacts(factory, evidence, plan, only)
     if request.verify_snapshot:
         from sfn_forensics.evidence.verify import verify_snapshot
 
         verify_snapshot(factory, evidence)
-    return analyze(evidence, prepared=prepared)
+    return evidence, prepared
 
 
 def _read_history_file(request: InspectRequest) -> Evidence:

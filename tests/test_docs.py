@@ -30,7 +30,10 @@ def test_finding_codes_unique() -> None:
     assert len(codes) == len(set(codes))
 
 
-@pytest.mark.parametrize("command", [[], ["inspect"], ["sandbox"], ["sandbox", "up"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["inspect"], ["logs"], ["poll-results"], ["snapshot"], ["sandbox"], ["sandbox", "up"]],
+)
 def test_command_help_nonempty(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0

@@ -35,8 +35,18 @@ MAX_SNAPSHOT_HEADS = 200
 _WORKERS = 8
 
 
-def collect_artifacts(factory: ClientFactory, evidence: Evidence, plan: ArtifactPlan) -> None:
-    """Fill `evidence` with logs, poll results and snapshot evidence, each with its status."""
+def collect_artifacts(
+    factory: ClientFactory,
+    evidence: Evidence,
+    plan: ArtifactPlan,
+    only: set[str] | None = None,
+) -> None:
+    """Fill `evidence` with logs, poll results and snapshot evidence, each with its status.
+
+    `only` limits the fetch to those source names; the others stay unrecorded.
+    """
+    if only is not None:
+        plan.applicable &= only
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="artifacts") as pool:
         logs = pool.submit(_collect_logs, factory, evidence, plan)
         poll = pool.submit(_collect_poll_results, factory, evidence, plan)
