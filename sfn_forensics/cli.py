@@ -35,8 +35,7 @@ def _global_options(
         str | None,
         typer.Option(
             "--endpoint-url",
-            help="Send AWS calls to this URL, e.g. the local sandbox. "
-            "AWS_ENDPOINT_URL also works.",
+            help="Send AWS calls to this URL, e.g. the local sandbox. AWS_ENDPOINT_URL also works.",
         ),
     ] = None,
     output: Annotated[

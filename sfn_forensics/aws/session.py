@@ -135,7 +135,6 @@ class ClientFactory:
         )
         return client
 
-
     def _local_credentials(self) -> dict[str, str]:
         """Return placeholder keys for a loopback endpoint when no credentials are configured.
 

@@ -85,7 +85,7 @@ def _finding(kind: str, state: str | None, items: list[tuple[LogSignal, TiedLine
             "process the rest in another pass.",
             "Rerun the affected items after the fix; the execution reported success without them.",
         ],
-        "error": [f"Read the ERROR lines of {where} in full (forensics logs TARGET --level ERROR)."],
+        "error": [f"Read the ERROR lines of {where}: forensics logs TARGET --level ERROR."],
         "timeout": [f"Raise {where}'s Lambda timeout or give it less work per invocation."],
         "memory": [f"Raise {where}'s Lambda memory size."],
     }[kind]

@@ -138,7 +138,8 @@ def _collect_poll_results(factory: ClientFactory, evidence: Evidence, plan: Arti
     try:
         with aws_errors("s3", location):
             body, meta = open_object(factory.s3(), bucket, key)
-            spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)
+            # The file outlives this function: the analysis streams it later.
+            spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115
             try:
                 while chunk := body.read(_COPY_CHUNK_BYTES):
                     spooled.write(chunk)

@@ -92,9 +92,7 @@ def embedding_facts(
     stages: list[StageCount] = []
     for stage in facts.profile.stages:
         if stage.path is not None and facts.path != stage.path:
-            stages.append(
-                StageCount(stage.name, None, reason=f"not on the {facts.path} path")
-            )
+            stages.append(StageCount(stage.name, None, reason=f"not on the {facts.path} path"))
             continue
         if stage.source == "poll_results":
             stages.append(_from_poll_results(stage, poll_summary, poll_reason))
@@ -165,9 +163,7 @@ def _from_logs(
     return StageCount(
         stage.name,
         total,
-        source=(
-            f"sum of {stage.field} in {len(used)} log lines of {stage.state}{method_note}"
-        ),
+        source=(f"sum of {stage.field} in {len(used)} log lines of {stage.state}{method_note}"),
         evidence=used[:5],
     )
 
@@ -238,13 +234,12 @@ def _from_snapshot_verified(
             None,
             reason=snapshot.verify_error or "not verified (use --verify-snapshot)",
         )
+    counts = sorted(snapshot.verified_counts.items())
+    per_collection = ", ".join(f"{name} {count}" for name, count in counts)
     return StageCount(
         stage.name,
         snapshot.verified_total,
-        source=(
-            f"counted with Chroma in s3://{snapshot.bucket}/{snapshot.prefix}: "
-            + ", ".join(f"{name} {count}" for name, count in sorted(snapshot.verified_counts.items()))
-        ),
+        source=f"counted with Chroma in s3://{snapshot.bucket}/{snapshot.prefix}: {per_collection}",
     )
 
 
