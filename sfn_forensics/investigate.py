@@ -40,17 +40,21 @@ class InspectRequest:
 
 def inspect_execution(request: InspectRequest, aws: AwsTarget) -> Report:
     """Gather every source of evidence about one execution and analyze it."""
-    from sfn_forensics.analysis import analyze, mark_artifacts_not_fetched, plan_for, prepare
+    from sfn_forensics.analysis import analyze
 
     if request.history_file is not None:
-        evidence = _read_history_file(request)
-        prepared = prepare(evidence, request.workflow_profile)
-        mark_artifacts_not_fetched(
-            evidence, plan_for(evidence, prepared), "not in the history file"
-        )
-        return analyze(evidence, prepared=prepared)
+        return inspect_evidence(_read_history_file(request), request.workflow_profile)
 
     evidence, prepared = gather_live(request, aws)
+    return analyze(evidence, prepared=prepared)
+
+
+def inspect_evidence(evidence: Evidence, workflow_profile: str | None = None) -> Report:
+    """Analyze evidence read from files: the sources a file cannot hold count as unavailable."""
+    from sfn_forensics.analysis import analyze, mark_artifacts_not_fetched, plan_for, prepare
+
+    prepared = prepare(evidence, workflow_profile)
+    mark_artifacts_not_fetched(evidence, plan_for(evidence, prepared), "not in the history file")
     return analyze(evidence, prepared=prepared)
 
 
