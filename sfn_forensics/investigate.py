@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AwsTarget:
-    """Where live evidence comes from, in the AWS CLI's terms."""
+    """The AWS profile, region and endpoint to read live evidence from, as the AWS CLI names them."""
 
     profile: str | None = None
     region: str | None = None

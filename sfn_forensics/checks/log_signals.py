@@ -1,4 +1,4 @@
-"""Log lines that say data was skipped or truncated, errors, timeouts and memory exhaustion."""
+"""Findings from log lines: skipped or truncated data, errors, timeouts and memory exhaustion."""
 
 from __future__ import annotations
 

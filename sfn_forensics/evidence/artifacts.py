@@ -1,7 +1,7 @@
 """Fetch the evidence beside the history: Lambda logs, poll_results.json and the snapshot.
 
-Each source is fetched concurrently and ends up `ok` or `unavailable: <reason>`; a failure here
-never stops the inspection, because the history alone still gives a verdict.
+The sources are fetched concurrently, and each ends up `ok` or `unavailable: <reason>`. A failure
+here never stops the inspection, because the history alone still gives a verdict.
 """
 
 from __future__ import annotations
