@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AwsTarget:
-    """The AWS profile, region and endpoint to read live evidence from, as the AWS CLI names them."""
+    """The AWS profile, region and endpoint that live evidence is read from."""
 
     profile: str | None = None
     region: str | None = None
