@@ -38,3 +38,20 @@ def test_command_help_nonempty(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def test_help_imports_no_heavy_modules() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from sfn_forensics.cli import main\n"
+        "main(['--help'])\n"
+        "heavy = ['boto3', 'botocore', 'rich', 'jmespath', 'orjson', 'chromadb']\n"
+        "print('heavy:' + ','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.splitlines()[-1] == "heavy:"

@@ -155,3 +155,31 @@ def test_incident_text_report_order(
     assert "DEGRADED" in out
     assert "OUTPUT_DROPPED" in out
     assert "hierarchical" in out
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["inspect", INCIDENT_EXECUTION_NAME],
+        ["logs", INCIDENT_EXECUTION_NAME],
+        ["poll-results", INCIDENT_EXECUTION_NAME],
+        ["snapshot", INCIDENT_EXECUTION_NAME],
+    ],
+)
+def test_commands_send_only_reads(
+    capsys: pytest.CaptureFixture[str], sandbox: StagedSandbox, command: list[str]
+) -> None:
+    from sfn_forensics.aws.guard import is_read_only_operation
+    from sfn_forensics.sandbox.proxy import AwsLikeProxy
+
+    with AwsLikeProxy(sandbox.endpoint_url) as proxy:
+        main(["--endpoint-url", proxy.endpoint_url, "--region", sandbox.region, *command])
+        calls = proxy.calls
+    capsys.readouterr()
+    assert calls
+    for call in calls:
+        if call.startswith("s3:"):
+            assert call.split()[0] in ("s3:GET", "s3:HEAD"), call
+        else:
+            assert is_read_only_operation(call), call

@@ -10,6 +10,7 @@ of events times the nesting depth of Map and Parallel states.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -747,13 +748,21 @@ def parse_history(
     the events lack (a history without its last page, for example). Raises ValueError only when
     `events` is not a list or an event has no integer `id` or no `type`.
     """
-    normalised = _normalise_events(events)
-    builder = _RunBuilder()
-    for raw in events:
-        builder.run.events_by_id.setdefault(int(raw["id"]), raw)
-    for event in normalised:
-        builder.add(event)
-    run = builder.finish(len(normalised))
+    # The parse allocates many small objects and frees none of them; pausing the cyclic
+    # collector roughly halved the time of a 100,000-event parse (bench/bench_history_parse.py).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        normalised = _normalise_events(events)
+        builder = _RunBuilder()
+        for raw in events:
+            builder.run.events_by_id.setdefault(int(raw["id"]), raw)
+        for event in normalised:
+            builder.add(event)
+        run = builder.finish(len(normalised))
+    finally:
+        if collecting:
+            gc.enable()
     if isinstance(describe_execution, dict):
         _merge_describe_execution(run, describe_execution)
     return run

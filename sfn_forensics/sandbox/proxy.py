@@ -112,6 +112,9 @@ class AwsLikeProxy:
         self.port = port
         self._faults: list[Fault] = []
         self._calls: list[str] = []
+        # The whole history fetched for a first page, reused by its continuation pages.
+        self.history_cache: dict[str, list[dict[str, Any]]] = {}
+        self.history_cache_lock = threading.Lock()
         self._lock = threading.Lock()
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
@@ -243,6 +246,10 @@ class AwsLikeProxy:
         return None
 
 
+# Executions whose full history the proxy keeps for continuation pages.
+HISTORY_CACHE_SIZE = 8
+
+
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -266,6 +273,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps boto3's connections alive; every response therefore sets Content-Length.
     protocol_version = "HTTP/1.1"
     timeout = CLIENT_IDLE_TIMEOUT_SECONDS
+    # Headers and body go out in separate writes; without this each response waits on Nagle.
+    disable_nagle_algorithm = True
 
     @property
     def proxy_server(self) -> _ProxyServer:
@@ -430,10 +439,23 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._send_json_error(fault.code, fault.message)
             return
 
-        upstream = self._fetch_whole_history(request, params)
-        if isinstance(upstream, tuple):
-            self._send(*upstream)
-            return
+        proxy = self.proxy_server.proxy
+        arn = str(params.get("executionArn"))
+        with proxy.history_cache_lock:
+            cached = proxy.history_cache.get(arn) if offset else None
+        if cached is not None:
+            upstream = cached
+        else:
+            fetched = self._fetch_whole_history(request, params)
+            if isinstance(fetched, tuple):
+                self._send(*fetched)
+                return
+            upstream = fetched
+            with proxy.history_cache_lock:
+                # Continuation pages read the copy fetched for page one, as one listing does.
+                if len(proxy.history_cache) >= HISTORY_CACHE_SIZE:
+                    proxy.history_cache.pop(next(iter(proxy.history_cache)))
+                proxy.history_cache[arn] = upstream
 
         events = list(reversed(upstream)) if params.get("reverseOrder") else upstream
         if params.get("includeExecutionData", True) is False:
