@@ -136,6 +136,7 @@ def _artifact_facts(evidence: Evidence, prepared: PreparedRun) -> dict[str, Any]
         _reason(evidence, SOURCE_POLL_RESULTS),
         snapshot,
         _reason(evidence, SOURCE_SNAPSHOT),
+        set(prepared.run.path),
     )
     return extras
 

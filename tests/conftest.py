@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from sfn_forensics.sandbox.server import MotoServer, start_moto_server
+from sfn_forensics.sandbox.staging import StagedSandbox
+from sfn_forensics.sandbox.up import start_sandbox
 
 RECORDED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "aws-recorded"
 
@@ -43,3 +45,17 @@ def recorded_fixtures() -> Path:
     if not RECORDED_FIXTURES.is_dir():
         pytest.fail(f"recorded AWS fixtures not found at {RECORDED_FIXTURES}")
     return RECORDED_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[StagedSandbox]:
+    """Every sandbox scenario staged on a moto server of its own (45-55 s to set up).
+
+    `endpoint_url` is the proxy that denies the scenarios' denied reads and pages histories as
+    AWS does; `moto_endpoint_url` is the moto server behind it.
+    """
+    running = start_sandbox(None, "us-east-1")
+    try:
+        yield running.staged
+    finally:
+        running.stop()

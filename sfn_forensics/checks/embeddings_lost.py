@@ -28,7 +28,11 @@ def run(context: CheckContext) -> list[Finding]:
     embeddings: EmbeddingFacts | None = context.extras.get("embeddings")
     if embeddings is None or not embeddings.stages:
         raise Inconclusive("the profile declares no embedding stages")
-    known = [stage for stage in embeddings.stages if stage.count is not None]
+    applicable = [stage for stage in embeddings.stages if stage.applicable]
+    known = [stage for stage in applicable if stage.count is not None]
+    if len(known) == len(applicable) and len(known) < 2:
+        # The run stopped before a second stage (nothing pending, no chunks): nothing to compare.
+        return []
     if len(known) < 2:
         known_names = ", ".join(stage.stage for stage in known) or "none"
         raise Inconclusive(f"fewer than two stage counts are known (known: {known_names})")
@@ -74,7 +78,8 @@ def run(context: CheckContext) -> list[Finding]:
             state=_stage_state(context, after.stage),
             evidence=evidence,
             next_steps=[
-                f"Read the {after.stage} step's logs for lines that skip or truncate data.",
+                f"Read the logs of {_stage_state(context, after.stage) or after.stage} for lines "
+                "that skip or truncate data: forensics logs TARGET --level WARNING.",
                 "After fixing it, rerun the affected batches: they are already marked complete, "
                 "so a normal run will not pick them up again.",
             ],

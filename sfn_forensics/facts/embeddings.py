@@ -22,6 +22,8 @@ class StageCount:
     reason: str | None = None
     # Log lines or keys behind the count, for findings.
     evidence: list[Any] = field(default_factory=list)
+    # False when the run never reached this stage, so there is nothing to count.
+    applicable: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -29,6 +31,7 @@ class StageCount:
             "count": self.count,
             "source": self.source,
             "reason": self.reason,
+            "applicable": self.applicable,
         }
 
 
@@ -88,11 +91,13 @@ def embedding_facts(
     poll_reason: str | None,
     snapshot: SnapshotFacts | None,
     snapshot_reason: str | None,
+    ran_states: set[str],
 ) -> EmbeddingFacts:
     stages: list[StageCount] = []
     for stage in facts.profile.stages:
-        if stage.path is not None and facts.path != stage.path:
-            stages.append(StageCount(stage.name, None, reason=f"not on the {facts.path} path"))
+        skipped = _not_reached(stage, facts, ran_states)
+        if skipped is not None:
+            stages.append(StageCount(stage.name, None, reason=skipped, applicable=False))
             continue
         if stage.source == "poll_results":
             stages.append(_from_poll_results(stage, poll_summary, poll_reason))
@@ -115,6 +120,23 @@ def embedding_facts(
             final, final_stage = stage_count.count, name
             break
     return EmbeddingFacts(stages=stages, expected=expected, final=final, final_stage=final_stage)
+
+
+def _not_reached(stage: Stage, facts: ProfileFacts, ran_states: set[str]) -> str | None:
+    """Return why the run never reached `stage`, or None when it did."""
+    if stage.path is not None and facts.path != stage.path:
+        return f"not on the {facts.path} path"
+    if stage.source == "poll_results":
+        writer = facts.profile.role("normalize_poll")
+        if writer is not None and writer not in ran_states:
+            return f"{writer} did not run"
+    elif stage.source in ("snapshot_metadata", "snapshot_verified"):
+        merge = facts.final_merge
+        if merge is not None and not merge.succeeded:
+            return "the final merge did not succeed, so no snapshot was written"
+    elif stage.state is not None and stage.state not in ran_states:
+        return f"{stage.state} did not run"
+    return None
 
 
 def _from_poll_results(

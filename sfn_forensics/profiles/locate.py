@@ -38,9 +38,15 @@ def plan_artifacts(
         if plan.log_groups:
             plan.applicable.add("logs")
     if profile is not None:
-        plan.applicable.update({"poll_results", "snapshot"})
-        _locate_poll_results(plan, run, profile, execution_name)
-        _locate_snapshot(plan, run, profile, facts)
+        ran = set(run.path)
+        writer = profile.role("normalize_poll")
+        if writer is None or writer in ran:
+            plan.applicable.add("poll_results")
+            _locate_poll_results(plan, run, profile, execution_name)
+        # Only a final merge that succeeded wrote a snapshot; the pointer may name another run's.
+        if facts is not None and facts.final_merge is not None and facts.final_merge.succeeded:
+            plan.applicable.add("snapshot")
+            _locate_snapshot(plan, run, profile, facts)
     return plan
 
 

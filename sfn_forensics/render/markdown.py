@@ -20,6 +20,14 @@ def _md(value: Any) -> str:
     return escape_control(str(value)).translate(_MARKDOWN_SPECIAL)
 
 
+def _plain(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        import orjson
+
+        return orjson.dumps(value, default=str).decode()
+    return str(value)
+
+
 def lines(report: Report) -> list[str]:
     execution = report.execution
     verdict = report.verdict
@@ -69,7 +77,17 @@ def lines(report: Report) -> list[str]:
         if finding.state:
             out.append(f"- State: {_md(finding.state)}")
         for key, value in finding.evidence.items():
-            out.append(f"- {key}: {_md(value)}")
+            if isinstance(value, list) and value and all(
+                isinstance(item, dict) and "message" in item for item in value
+            ):
+                out.append(f"- {key}:")
+                for line in value:
+                    out.append(
+                        f"  - {_md(line.get('timestamp'))} {_md(line.get('log_group'))}: "
+                        f"{_md(line.get('message'))}"
+                    )
+                continue
+            out.append(f"- {key}: {_md(_plain(value))}")
         if finding.next_steps:
             out.append("")
             out.append("Next steps:")

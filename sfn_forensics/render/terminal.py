@@ -195,12 +195,37 @@ def _findings(console: Any, report: Report) -> None:
         if finding.state:
             console.print(_text(f"  state: {finding.state}"))
         for key, value in finding.evidence.items():
+            if _is_log_lines(value):
+                console.print(_text(f"  {key}:", "dim"))
+                for line in value:
+                    console.print(_text(f"    {_log_line(line)}", "dim"))
+                continue
             console.print(_text(f"  {key}: {_short(value)}", "dim"))
         for step in finding.next_steps:
             console.print(_text(f"  next: {step}"))
 
 
+def _is_log_lines(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and "message" in item for item in value)
+    )
+
+
+def _log_line(line: dict[str, Any]) -> str:
+    where = line.get("state") or "?"
+    if line.get("visit_entered_event_id") is not None:
+        where += f" @ event {line['visit_entered_event_id']}"
+    return f"{line.get('timestamp')} {line.get('log_group')} [{where}] {line.get('message')}"
+
+
 def _short(value: Any, limit: int = 300) -> str:
+    if isinstance(value, (dict, list)):
+        import orjson
+
+        text = orjson.dumps(value, default=str).decode()
+        return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 

@@ -27,22 +27,25 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from sfn_forensics.cli import main as forensics_main
-    from sfn_forensics.sandbox.server import start_moto_server
-    from sfn_forensics.sandbox.up import stage_sandbox
+    from sfn_forensics.sandbox.up import start_sandbox
 
+    sys.stderr.write("Starting the sandbox on 127.0.0.1 and staging its scenarios ...\n")
     try:
-        server = start_moto_server(args.port)
+        sandbox = start_sandbox(args.port, args.region)
     except SfnForensicsError as error:
         sys.stderr.write(f"Error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"Hint: {error.hint}\n")
         return error.exit_code
     try:
-        sys.stderr.write(f"Staging the sandbox scenarios at {server.endpoint_url} ...\n")
-        staged = stage_sandbox(server.endpoint_url, args.region)
-        sys.stderr.write(f"Staged {len(staged)} executions. Inspecting the incident:\n\n")
+        sys.stderr.write(
+            f"Staged {len(sandbox.staged.scenarios)} executions at {sandbox.endpoint_url}. "
+            "Inspecting the incident:\n\n"
+        )
         sys.stderr.flush()
         command = [
             "--endpoint-url",
-            server.endpoint_url,
+            sandbox.endpoint_url,
             "--region",
             args.region,
             "--output",
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"Hint: {error.hint}\n")
         return error.exit_code
     finally:
-        server.stop()
+        sandbox.stop()
     # The demo succeeded when inspect produced a verdict, whatever that verdict was.
     return 0 if code in (EXIT_HEALTHY, EXIT_PROBLEMS, EXIT_INCONCLUSIVE) else code
 

@@ -1,8 +1,10 @@
 """The executions the sandbox stages, and what inspecting each of them must find.
 
 Each `Scenario` names its execution, the state machine it runs on, an `IngestPlan` (the batches,
-their embedding counts and how the merges behave) and the `Expected` results. The plan produces
+their embedding counts and how the Lambdas behave) and the `Expected` results. The plan produces
 the Lambda return values that moto hands out, in invocation order (`Scenario.lambda_results`).
+After the execution stops, staging writes the evidence the run would have left behind (Lambda
+logs, poll_results.json and the ChromaDB snapshot) from the execution's history.
 
 The incident, execution 62bdeb9f-3252-4ff2-b3dd-6f7d93b577b6
 ------------------------------------------------------------
@@ -14,25 +16,30 @@ definition's group_size of 20: ceil(23 / 20) = 2 groups, chunks 0-19 and chunks 
 The merge code that ran kept only the first 10 deltas of a chunk (ProcessWordChunk) and the
 first 10 chunks of a group (MergeChunkGroup):
     chunk stage: 22 chunks * 10 + 10 (chunk 22 contains 19 deltas) = 230 deltas
+                 holding 27,793 embeddings
     group stage: group 0 keeps chunks 0-9 (100 deltas), group 1 keeps chunks 20-22 (30 deltas)
-                 = 130 deltas
+                 = 130 deltas holding 13,223 embeddings
 The seeded per-batch counts are spread so that the 130 kept deltas hold exactly 13,223
 embeddings and all 459 hold 62,455. WordFinalMerge reports total_embeddings 13,223, and the
 faulty PrepareMarkWordBatchesComplete drops final_merge_result before 459 batches are marked
-complete.
+complete. 62,455 - 13,223 = 49,232 embeddings are lost.
 
-Verdicts
---------
-failed:   the execution failed, or polled embeddings are missing from the snapshot although
-          their batches were marked complete (nothing will ingest them again).
-degraded: the execution succeeded and no embedding was lost, but evidence an operator relies
-          on is missing (the final merge result was dropped from the execution output).
-healthy:  everything else, including runs that had nothing to do.
+Verdicts (the product's semantics)
+----------------------------------
+failed:       the execution failed, timed out or was aborted.
+degraded:     the execution succeeded, but data or evidence was lost on the way (embeddings
+              missing from the snapshot, batches missing from poll_results.json, the final
+              merge result dropped from the output).
+healthy:      the execution succeeded and nothing was lost, including runs with nothing to do.
+inconclusive: the evidence needed to decide is unreadable (S3 reads denied), so no problem
+              can be shown or ruled out.
 
 Map iterations call one function and moto's Lambda response queue is shared, so concurrent
 iterations take the queued values in arbitrary order: iteration i may return the value built
 for item j. Identity fields (batch_id, chunk_index, group_index) are in every payload, and the
-set of outputs of a Map is deterministic, but not which iteration returned which.
+set of outputs of a Map is deterministic, but not which iteration returned which. The evidence
+written after the run follows the history: an invocation's log lines describe the value it
+returned.
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
@@ -59,7 +67,7 @@ from sfn_forensics.sandbox.workflows import (
     get_workflow,
 )
 
-Verdict = Literal["healthy", "degraded", "failed"]
+Verdict = Literal["healthy", "degraded", "failed", "inconclusive"]
 PathName = Literal["hierarchical", "direct", "no-pending-batches", "no-chunks"]
 ExecutionStatus = Literal["SUCCEEDED", "FAILED"]
 FinalMergeOutcome = Literal["succeeded", "failed", "not-run"]
@@ -74,6 +82,8 @@ INCIDENT_EXECUTION_NAME = "62bdeb9f-3252-4ff2-b3dd-6f7d93b577b6"
 INCIDENT_BATCHES = 459
 INCIDENT_POLLED_EMBEDDINGS = 62_455
 INCIDENT_SNAPSHOT_EMBEDDINGS = 13_223
+INCIDENT_CHUNK_STAGE_EMBEDDINGS = 27_793
+INCIDENT_LOST_EMBEDDINGS = 49_232
 INCIDENT_CHUNKS = 23
 INCIDENT_GROUPS = 2
 # The incident's merge code: deltas kept per chunk, and chunks kept per group.
@@ -81,9 +91,30 @@ INCIDENT_CHUNK_DELTA_LIMIT = 10
 INCIDENT_GROUP_CHUNK_LIMIT = 10
 INCIDENT_KEPT_DELTAS = 130
 
+POLL_RESULTS_INCOMPLETE_EXECUTION_NAME = "sandbox-poll-results-incomplete"
+S3_READ_DENIED_EXECUTION_NAME = "sandbox-s3-read-denied"
+
 # AWS Lambda's synchronous response limit; the failing final merge returns more than this.
 LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556
 FINAL_MERGE_FAILURE_ERROR = "Function.ResponseSizeTooLarge"
+
+# Snapshot version ids are `%Y%m%d_%H%M%S` timestamps. The Lambda return values are queued
+# before an execution starts, so the version cannot come from its real stop time: scenario i of
+# SCENARIOS gets this base time plus i * (5 minutes + 1 second), unique per scenario.
+SNAPSHOT_VERSION_BASE = datetime(2026, 12, 1, 6, 0, 0, tzinfo=UTC)
+SNAPSHOT_VERSION_STEP = timedelta(minutes=5, seconds=1)
+
+# The embedding stages the product reports, in pipeline order (see `ExpectedEmbeddingStages`).
+EMBEDDING_STAGES: tuple[str, ...] = (
+    "poll_results",
+    "chunks_processed",
+    "group_merges",
+    "final_merge",
+    "snapshot_metadata",
+    "snapshot_verified",
+)
+# The stage whose count is the final one: the first of these that is known.
+FINAL_STAGE_PREFERENCE: tuple[str, ...] = ("snapshot_verified", "snapshot_metadata", "final_merge")
 
 # Per-batch embedding counts are drawn in this range before being scaled to a scenario's total.
 _COUNT_WEIGHT_RANGE = (60, 220)
@@ -99,11 +130,13 @@ class Batch:
     status: BatchStatus
     # Embeddings in the batch's delta; 0 while the batch is still running at OpenAI.
     embedding_count: int
+    # Id of the delta the poll Lambda writes for a completed batch.
+    delta_id: str = ""
 
 
 @dataclass(frozen=True)
 class IngestPlan:
-    """The batches of one execution and the behaviour of its merge Lambdas."""
+    """The batches of one execution and the behaviour of its Lambdas."""
 
     batch_type: BatchType
     batches: tuple[Batch, ...]
@@ -116,15 +149,30 @@ class IngestPlan:
     failed_groups: frozenset[int] = field(default_factory=frozenset)
     # The final merge fails with Function.ResponseSizeTooLarge on every attempt.
     final_merge_fails: bool = False
+    # Batch indices whose poll result names its delta by an `s3://` URI instead of a key, so
+    # the normalize Lambda skips them and poll_results.json has no entry for them.
+    skipped_batches: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def database(self) -> str:
         return "words" if self.batch_type == "word" else "lines"
 
     @property
-    def deltas(self) -> tuple[Batch, ...]:
-        """Batches whose poll produced a delta (status completed), in listing order."""
+    def completed(self) -> tuple[Batch, ...]:
+        """Batches that finished at OpenAI; MarkBatchesComplete marks all of them."""
         return tuple(batch for batch in self.batches if batch.status == "completed")
+
+    @property
+    def deltas(self) -> tuple[Batch, ...]:
+        """Batches with a delta entry in poll_results.json, in listing order."""
+        return tuple(batch for batch in self.completed if batch.index not in self.skipped_batches)
+
+    def delta_key(self, batch: Batch) -> str:
+        return f"{self.database}/delta/{batch.delta_id}/"
+
+    def poll_results_entries(self) -> int:
+        """Entries the normalize Lambda writes to poll_results.json."""
+        return len(self.batches) - len(self.skipped_batches)
 
     def chunks(self) -> list[tuple[Batch, ...]]:
         deltas = self.deltas
@@ -180,7 +228,12 @@ class IngestPlan:
         return tuple(batch for index in chunk_indices for batch in self.kept_deltas_of_chunk(index))
 
     def polled_embeddings(self) -> int:
+        """Sum of embedding_count over the poll iterations' results."""
         return sum(batch.embedding_count for batch in self.batches)
+
+    def poll_results_embeddings(self) -> int:
+        """Sum of embedding_count over the processed entries of poll_results.json."""
+        return sum(batch.embedding_count for batch in self.deltas)
 
     def snapshot_embeddings(self) -> int:
         return sum(batch.embedding_count for batch in self.snapshot_deltas())
@@ -197,7 +250,7 @@ class IngestPlan:
         group_count = len(groups) if self.hierarchical else None
         failed = len(self.failed_groups) if self.hierarchical else None
         merged = None if group_count is None or failed is None else group_count - failed
-        marked = None if self.final_merge_fails else len(self.deltas)
+        marked = None if self.final_merge_fails else len(self.completed)
         return ExpectedCounts(
             batches_listed=listed,
             batches_polled=listed,
@@ -206,6 +259,37 @@ class IngestPlan:
             groups_merged=merged,
             group_merge_errors=failed,
             batches_marked_complete=marked,
+        )
+
+    def expected_embedding_stages(self, *, s3_readable: bool = True) -> ExpectedEmbeddingStages:
+        """Derive the per-stage embedding counts; tests compare them with the declared ones.
+
+        `s3_readable` False means poll_results.json and the snapshot exist but cannot be read.
+        """
+        if not self.batches:
+            return ExpectedEmbeddingStages.from_stages()
+        chunk_count = len(self.chunks())
+        chunks_processed = (
+            sum(self.chunk_embeddings(i) for i in range(chunk_count)) if chunk_count else None
+        )
+        group_merges = None
+        if self.hierarchical:
+            group_merges = sum(
+                self.group_embeddings(j)
+                for j in range(len(self.groups()))
+                if j not in self.failed_groups
+            )
+        final_merge = None
+        if chunk_count and not self.final_merge_fails:
+            final_merge = self.snapshot_embeddings()
+        snapshot = final_merge if s3_readable else None
+        return ExpectedEmbeddingStages.from_stages(
+            poll_results=self.poll_results_embeddings() if s3_readable else None,
+            chunks_processed=chunks_processed,
+            group_merges=group_merges,
+            final_merge=final_merge,
+            snapshot_metadata=snapshot,
+            snapshot_verified=snapshot,
         )
 
 
@@ -244,6 +328,42 @@ class ExpectedEmbeddings:
 
 
 @dataclass(frozen=True)
+class ExpectedEmbeddingStages:
+    """The embedding counts per stage that an inspection of the run should report.
+
+    `stages` maps every name in EMBEDDING_STAGES to a count, or None where the product cannot
+    know it: the stage never ran, is not on the run's path, or its evidence is unreadable.
+    - poll_results: sum of embedding_count over the processed entries of poll_results.json.
+    - chunks_processed: sum of `embeddings_merged` over the process-chunk log lines.
+    - group_merges: sum of `total_embeddings` over the successful group-merge log lines.
+    - final_merge: total_embeddings that the final merge returned.
+    - snapshot_metadata: the total_embeddings user metadata on the snapshot objects.
+    - snapshot_verified: the collection count in the snapshot (read with --verify-snapshot).
+    `expected` is the poll_results count, `final` the first known count of
+    FINAL_STAGE_PREFERENCE, and `lost` their difference when both are known.
+    """
+
+    stages: Mapping[str, int | None]
+    expected: int | None
+    final: int | None
+    lost: int | None
+
+    @classmethod
+    def from_stages(cls, **counts: int | None) -> ExpectedEmbeddingStages:
+        """Build the expectation from stage counts; stages left out are None."""
+        unknown = set(counts) - set(EMBEDDING_STAGES)
+        if unknown:
+            raise SandboxError(f"unknown embedding stages: {', '.join(sorted(unknown))}")
+        stages = {name: counts.get(name) for name in EMBEDDING_STAGES}
+        expected = stages["poll_results"]
+        final = next(
+            (stages[name] for name in FINAL_STAGE_PREFERENCE if stages[name] is not None), None
+        )
+        lost = None if expected is None or final is None else expected - final
+        return cls(stages=stages, expected=expected, final=final, lost=lost)
+
+
+@dataclass(frozen=True)
 class Expected:
     verdict: Verdict
     path: PathName
@@ -252,6 +372,10 @@ class Expected:
     final_merge: ExpectedFinalMerge
     embeddings: ExpectedEmbeddings
     output_has_final_merge_result: bool
+    embedding_stages: ExpectedEmbeddingStages
+    # Finding codes an inspection must report at least. A healthy run must report no finding
+    # of error severity.
+    finding_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,10 +389,24 @@ class Scenario:
     expected: Expected
     # Input given to StartExecution.
     execution_input: str = "{}"
+    # Snapshot version id; `SCENARIOS` assigns one per scenario from its position.
+    snapshot_version: str | None = None
+    # poll_results.json and the snapshot exist, but the sandbox denies reading them.
+    s3_reads_denied: bool = False
 
     @property
     def workflow(self) -> Workflow:
         return get_workflow(self.state_machine)
+
+    @property
+    def writes_snapshot(self) -> bool:
+        """True when the final merge succeeds, so a snapshot is written after the run."""
+        return self.plan.path in ("hierarchical", "direct") and not self.plan.final_merge_fails
+
+    @property
+    def writes_poll_results(self) -> bool:
+        """True when NormalizePollBatchesData runs, so poll_results.json is written."""
+        return bool(self.plan.batches)
 
     def expected_top_level_states(self) -> list[str]:
         """Top-level states the execution enters, in order."""
@@ -308,13 +446,37 @@ class Scenario:
         return f"poll_results/{self.execution_name}/poll_results.json"
 
     def snapshot_key(self) -> str:
-        return f"{self.plan.database}/snapshot/timestamped/{self.execution_name}/"
+        """Return the versioned snapshot prefix `<database>/snapshot/timestamped/<version>/`."""
+        if self.snapshot_version is None:
+            raise SandboxError(
+                f"scenario {self.execution_name} has no snapshot version",
+                hint="Use the scenarios from SCENARIOS, which assigns the versions.",
+            )
+        return f"{self.plan.database}/snapshot/timestamped/{self.snapshot_version}/"
+
+    def snapshot_pointer_key(self) -> str:
+        return f"{self.plan.database}/snapshot/latest-pointer.txt"
 
     def intermediate_chunk_key(self, chunk_index: int) -> str:
         return f"intermediate/{self.execution_name}/chunk-{chunk_index:04d}/"
 
     def intermediate_group_key(self, group_index: int) -> str:
         return f"intermediate/{self.execution_name}/group-{group_index:03d}/"
+
+    def denied_reads(self) -> tuple[tuple[str, str], ...]:
+        """Return the (bucket, key prefix) pairs whose objects the sandbox must not serve."""
+        if not self.s3_reads_denied:
+            return ()
+        denied = [(VECTORS_BUCKET, f"poll_results/{self.execution_name}/")]
+        if self.writes_snapshot:
+            denied.append((VECTORS_BUCKET, self.snapshot_key()))
+        return tuple(denied)
+
+
+def snapshot_version(position: int) -> str:
+    """Return the snapshot version id of the scenario at `position` in SCENARIOS."""
+    moment = SNAPSHOT_VERSION_BASE + position * SNAPSHOT_VERSION_STEP
+    return moment.strftime("%Y%m%d_%H%M%S")
 
 
 # --- deterministic data -------------------------------------------------------------------------
@@ -337,6 +499,10 @@ def _batch_id(seed: str, index: int) -> str:
 
 def _openai_batch_id(seed: str, index: int) -> str:
     return "batch_" + _digest(seed, "openai", index).hex()[:32]
+
+
+def _delta_id(seed: str, index: int) -> str:
+    return str(uuid.UUID(bytes=_digest(seed, "delta", index)[:16], version=4))
 
 
 def _spread(total: int, weights: Sequence[int]) -> list[int]:
@@ -367,12 +533,15 @@ def build_plan(
     failed_groups: Sequence[int] = (),
     final_merge_fails: bool = False,
     in_progress: bool = False,
+    skipped_batches: Sequence[int] = (),
 ) -> IngestPlan:
     """Build a plan whose per-batch counts are seeded and sum exactly to the given totals.
 
-    With `snapshot_embeddings`, the deltas that reach the snapshot (after the merge limits and
-    failed groups) hold exactly that many embeddings and the other deltas hold the rest.
-    `in_progress` makes every batch still running at OpenAI, with no delta.
+    With `snapshot_embeddings`, the deltas that reach the snapshot (after the merge limits,
+    failed groups and skipped batches) hold exactly that many embeddings and the other batches
+    hold the rest. `in_progress` makes every batch still running at OpenAI, with no delta.
+    `skipped_batches` are batch indices that the normalize Lambda leaves out of
+    poll_results.json.
     """
     status: BatchStatus = "in_progress" if in_progress else "completed"
     skeleton = tuple(
@@ -382,9 +551,12 @@ def build_plan(
             openai_batch_id=_openai_batch_id(seed, index),
             status=status,
             embedding_count=0,
+            delta_id="" if in_progress else _delta_id(seed, index),
         )
         for index in range(batch_count)
     )
+    if any(not 0 <= index < batch_count for index in skipped_batches):
+        raise SandboxError(f"skipped batch indices {list(skipped_batches)} outside the batches")
     plan = IngestPlan(
         batch_type=batch_type,
         batches=skeleton,
@@ -392,6 +564,7 @@ def build_plan(
         group_chunk_limit=group_chunk_limit,
         failed_groups=frozenset(failed_groups),
         final_merge_fails=final_merge_fails,
+        skipped_batches=frozenset(skipped_batches),
     )
     if in_progress:
         if polled_embeddings:
@@ -452,7 +625,7 @@ def _lambda_results(scenario: Scenario) -> Iterator[str]:
         {
             "poll_results_s3_key": poll_key,
             "poll_results_s3_bucket": VECTORS_BUCKET,
-            "batch_count": len(plan.batches),
+            "batch_count": plan.poll_results_entries(),
         }
     )
 
@@ -503,7 +676,7 @@ def _lambda_results(scenario: Scenario) -> Iterator[str]:
             yield _compact(_group_merge_payload(scenario, index))
 
     if plan.final_merge_fails:
-        oversized = _oversized_final_merge_payload(scenario.execution_name, plan.database)
+        oversized = _oversized_final_merge_payload(scenario.execution_name, scenario.snapshot_key())
         for _ in range(FINAL_MERGE_MAX_ATTEMPTS):
             yield oversized
         return
@@ -519,18 +692,24 @@ def _lambda_results(scenario: Scenario) -> Iterator[str]:
             "poll_results_s3_bucket": VECTORS_BUCKET,
         }
     )
-    marked = plan.deltas
+    marked = plan.completed
     yield _compact(
         {"batches_marked": len(marked), "batch_ids": [batch.batch_id for batch in marked]}
     )
 
 
 def _poll_payload(plan: IngestPlan, batch: Batch) -> dict[str, Any]:
-    completed = batch.status == "completed"
+    result_key: str | None = None
+    if batch.status == "completed":
+        result_key = plan.delta_key(batch)
+        if batch.index in plan.skipped_batches:
+            # A full URI where the normalize Lambda expects a key: it skips the batch.
+            result_key = f"s3://{VECTORS_BUCKET}/{result_key}"
     return {
         "batch_id": batch.batch_id,
+        "openai_batch_id": batch.openai_batch_id,
         "batch_status": batch.status,
-        "result_s3_key": f"{plan.database}/delta/{batch.batch_id}/" if completed else None,
+        "result_s3_key": result_key,
         "embedding_count": batch.embedding_count,
     }
 
@@ -556,7 +735,7 @@ def _group_merge_payload(scenario: Scenario, group_index: int) -> dict[str, Any]
 
 
 @cache
-def _oversized_final_merge_payload(execution_name: str, database: str) -> str:
+def _oversized_final_merge_payload(execution_name: str, snapshot_key: str) -> str:
     """Return a final merge result that lists every embedding id and so exceeds 6 MB.
 
     moto 5.2.5's simple Lambda backend replaces a response over 6,000,000 bytes with the
@@ -565,7 +744,7 @@ def _oversized_final_merge_payload(execution_name: str, database: str) -> str:
     """
     head = {
         "statusCode": 200,
-        "snapshot_key": f"{database}/snapshot/timestamped/{execution_name}/",
+        "snapshot_key": snapshot_key,
         "merged_embedding_ids": [],
     }
     prefix = _compact(head)[: -len("[]}")]
@@ -604,7 +783,7 @@ def _incident() -> Scenario:
         ),
         plan=plan,
         expected=Expected(
-            verdict="failed",
+            verdict="degraded",
             path="hierarchical",
             execution_status="SUCCEEDED",
             counts=ExpectedCounts(
@@ -626,6 +805,15 @@ def _incident() -> Scenario:
                 polled=INCIDENT_POLLED_EMBEDDINGS, in_snapshot=INCIDENT_SNAPSHOT_EMBEDDINGS
             ),
             output_has_final_merge_result=False,
+            embedding_stages=ExpectedEmbeddingStages.from_stages(
+                poll_results=INCIDENT_POLLED_EMBEDDINGS,
+                chunks_processed=INCIDENT_CHUNK_STAGE_EMBEDDINGS,
+                group_merges=INCIDENT_SNAPSHOT_EMBEDDINGS,
+                final_merge=INCIDENT_SNAPSHOT_EMBEDDINGS,
+                snapshot_metadata=INCIDENT_SNAPSHOT_EMBEDDINGS,
+                snapshot_verified=INCIDENT_SNAPSHOT_EMBEDDINGS,
+            ),
+            finding_codes=("OUTPUT_DROPPED", "EMBEDDINGS_LOST", "LOG_DATA_LOSS"),
         ),
     )
 
@@ -658,6 +846,7 @@ def _healthy_hierarchical() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=16_320, in_snapshot=16_320),
             output_has_final_merge_result=True,
+            embedding_stages=_stages_without_loss(16_320, group_merges=16_320),
         ),
     )
 
@@ -684,6 +873,7 @@ def _healthy_direct() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=8_190, in_snapshot=8_190),
             output_has_final_merge_result=True,
+            embedding_stages=_stages_without_loss(8_190),
         ),
     )
 
@@ -703,6 +893,7 @@ def _no_pending_batches() -> Scenario:
             final_merge=ExpectedFinalMerge(outcome="not-run", attempts=0),
             embeddings=ExpectedEmbeddings(polled=None, in_snapshot=None),
             output_has_final_merge_result=False,
+            embedding_stages=ExpectedEmbeddingStages.from_stages(),
         ),
     )
 
@@ -724,6 +915,8 @@ def _no_chunks() -> Scenario:
             final_merge=ExpectedFinalMerge(outcome="not-run", attempts=0),
             embeddings=ExpectedEmbeddings(polled=0, in_snapshot=None),
             output_has_final_merge_result=False,
+            # poll_results.json lists the 3 batches with action "wait" and no embeddings.
+            embedding_stages=ExpectedEmbeddingStages.from_stages(poll_results=0),
         ),
     )
 
@@ -749,7 +942,7 @@ def _group_merge_error() -> Scenario:
         ),
         plan=plan,
         expected=Expected(
-            verdict="failed",
+            verdict="degraded",
             path="hierarchical",
             execution_status="SUCCEEDED",
             counts=ExpectedCounts(
@@ -766,6 +959,15 @@ def _group_merge_error() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=57_120, in_snapshot=54_330),
             output_has_final_merge_result=True,
+            embedding_stages=ExpectedEmbeddingStages.from_stages(
+                poll_results=57_120,
+                chunks_processed=57_120,
+                group_merges=54_330,
+                final_merge=54_330,
+                snapshot_metadata=54_330,
+                snapshot_verified=54_330,
+            ),
+            finding_codes=("GROUP_MERGE_ERROR_PAYLOAD", "EMBEDDINGS_LOST"),
         ),
     )
 
@@ -799,6 +1001,12 @@ def _final_merge_failed() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=6_210, in_snapshot=None),
             output_has_final_merge_result=False,
+            # No snapshot of this run exists. The words pointer names another run's snapshot,
+            # whose batch_id metadata is that run's execution name.
+            embedding_stages=ExpectedEmbeddingStages.from_stages(
+                poll_results=6_210, chunks_processed=6_210
+            ),
+            finding_codes=("EXECUTION_FAILED",),
         ),
     )
 
@@ -831,6 +1039,7 @@ def _lines_hierarchical() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=21_400, in_snapshot=21_400),
             output_has_final_merge_result=True,
+            embedding_stages=_stages_without_loss(21_400, group_merges=21_400),
         ),
     )
 
@@ -863,20 +1072,123 @@ def _dropped_final_merge_result() -> Scenario:
             ),
             embeddings=ExpectedEmbeddings(polled=5_480, in_snapshot=5_480),
             output_has_final_merge_result=False,
+            embedding_stages=_stages_without_loss(5_480),
+            finding_codes=("OUTPUT_DROPPED",),
         ),
     )
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _incident(),
-    _healthy_hierarchical(),
-    _healthy_direct(),
-    _no_pending_batches(),
-    _no_chunks(),
-    _group_merge_error(),
-    _final_merge_failed(),
-    _lines_hierarchical(),
-    _dropped_final_merge_result(),
+def _poll_results_incomplete() -> Scenario:
+    # 50 completed batches. The poll results of batches 7, 23 and 41 name their deltas by s3://
+    # URI, so NormalizePollWordBatchesData skips them. poll_results.json has 47 entries, the
+    # split makes 3 chunks (20 + 20 + 7) on the direct path, and the snapshot contains 6,420
+    # embeddings. MarkWordBatchesComplete still marks all 50 batches, so the 430 embeddings of
+    # the skipped batches are never ingested.
+    plan = build_plan(
+        seed="poll-results-incomplete",
+        batch_type="word",
+        batch_count=50,
+        polled_embeddings=6_850,
+        snapshot_embeddings=6_420,
+        skipped_batches=(7, 23, 41),
+    )
+    return Scenario(
+        execution_name=POLL_RESULTS_INCOMPLETE_EXECUTION_NAME,
+        state_machine=WORDS_FIXED,
+        summary=(
+            "The normalize Lambda skips 3 of 50 polled batches, so poll_results.json and the "
+            "snapshot lack them while all 50 are marked complete."
+        ),
+        plan=plan,
+        expected=Expected(
+            verdict="degraded",
+            path="direct",
+            execution_status="SUCCEEDED",
+            counts=ExpectedCounts(
+                batches_listed=50, batches_polled=50, chunks=3, batches_marked_complete=50
+            ),
+            final_merge=ExpectedFinalMerge(
+                outcome="succeeded", attempts=1, status_code=200, total_embeddings=6_420
+            ),
+            embeddings=ExpectedEmbeddings(polled=6_850, in_snapshot=6_420),
+            output_has_final_merge_result=True,
+            embedding_stages=_stages_without_loss(6_420),
+            finding_codes=(
+                "POLL_RESULTS_INCOMPLETE",
+                "BATCHES_MARKED_NOT_PROCESSED",
+                "LOG_DATA_LOSS",
+            ),
+        ),
+    )
+
+
+def _s3_read_denied() -> Scenario:
+    # 30 deltas -> 2 chunks -> direct path. A healthy run, but the sandbox denies GetObject and
+    # HeadObject on its poll_results.json and snapshot, so no loss can be shown or ruled out.
+    plan = build_plan(
+        seed="s3-read-denied", batch_type="word", batch_count=30, polled_embeddings=4_050
+    )
+    return Scenario(
+        execution_name=S3_READ_DENIED_EXECUTION_NAME,
+        state_machine=WORDS_FIXED,
+        summary=(
+            "A healthy run whose poll_results.json and snapshot exist but cannot be read "
+            "(AccessDenied)."
+        ),
+        plan=plan,
+        expected=Expected(
+            verdict="inconclusive",
+            path="direct",
+            execution_status="SUCCEEDED",
+            counts=ExpectedCounts(
+                batches_listed=30, batches_polled=30, chunks=2, batches_marked_complete=30
+            ),
+            final_merge=ExpectedFinalMerge(
+                outcome="succeeded", attempts=1, status_code=200, total_embeddings=4_050
+            ),
+            embeddings=ExpectedEmbeddings(polled=4_050, in_snapshot=4_050),
+            output_has_final_merge_result=True,
+            embedding_stages=ExpectedEmbeddingStages.from_stages(
+                chunks_processed=4_050, final_merge=4_050
+            ),
+        ),
+        s3_reads_denied=True,
+    )
+
+
+def _stages_without_loss(total: int, group_merges: int | None = None) -> ExpectedEmbeddingStages:
+    """Return the stages of a run in which every readable stage counts `total` embeddings."""
+    return ExpectedEmbeddingStages.from_stages(
+        poll_results=total,
+        chunks_processed=total,
+        group_merges=group_merges,
+        final_merge=total,
+        snapshot_metadata=total,
+        snapshot_verified=total,
+    )
+
+
+def _with_snapshot_versions(scenarios: Sequence[Scenario]) -> tuple[Scenario, ...]:
+    return tuple(
+        replace(scenario, snapshot_version=snapshot_version(position))
+        for position, scenario in enumerate(scenarios)
+    )
+
+
+SCENARIOS: tuple[Scenario, ...] = _with_snapshot_versions(
+    (
+        _incident(),
+        _healthy_hierarchical(),
+        _healthy_direct(),
+        _no_pending_batches(),
+        _no_chunks(),
+        _group_merge_error(),
+        _final_merge_failed(),
+        _lines_hierarchical(),
+        _dropped_final_merge_result(),
+        _poll_results_incomplete(),
+        _s3_read_denied(),
+    )
 )
 
 SCENARIOS_BY_NAME: dict[str, Scenario] = {

@@ -2,14 +2,20 @@
 
 Staging deploys the three ingest state machines and then runs the scenarios one after another.
 For each scenario it queues the execution's Lambda return values, starts the execution and waits
-until it stops. It then checks that the execution consumed exactly the queued values. moto keeps
-one Lambda response queue per account and region, so two executions running at once would take
-each other's values. Only one staging may run against a server at a time.
+until it stops. It then checks that the execution consumed exactly the queued values, and writes
+the evidence the run leaves behind (poll_results.json, the ChromaDB snapshot and the Lambda
+logs) from the execution's history. moto keeps one Lambda response queue per account and region,
+so two executions running at once would take each other's values. Only one staging may run
+against a server at a time.
+
+A worker process builds the snapshots from the start of staging, while the executions run.
+The evidence of an execution waits only for its own snapshot.
 
 Re-staging on the same server is idempotent: a state machine that already exists with the same
 definition is reused, and an execution that already exists under the scenario's name is not
-started again (its status is checked against the scenario instead). Execution names are fixed,
-because the incident has to keep its real name.
+started again (its status is checked against the scenario instead, and its evidence is written
+only when an earlier staging did not finish writing it). Execution names are fixed, because the
+incident has to keep its real name.
 """
 
 from __future__ import annotations
@@ -19,12 +25,20 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sfn_forensics.errors import SandboxError
+from sfn_forensics.sandbox.evidence import (
+    WrittenEvidence,
+    ensure_bucket,
+    evidence_written,
+    snapshot_spec,
+    write_evidence,
+)
 from sfn_forensics.sandbox.scenarios import SCENARIOS, Expected, Scenario
 from sfn_forensics.sandbox.server import configure_moto, queue_lambda_results, require_loopback
+from sfn_forensics.sandbox.snapshots import SnapshotBuilder
 from sfn_forensics.sandbox.workflows import (
     DEFAULT_REGION,
     render_definition,
@@ -33,6 +47,8 @@ from sfn_forensics.sandbox.workflows import (
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_s3.client import S3Client
     from mypy_boto3_stepfunctions.client import SFNClient
     from mypy_boto3_sts.client import STSClient
 
@@ -61,6 +77,8 @@ class StagedScenario:
     event_count: int | None
     # Seconds from StartExecution until DescribeExecution reported it stopped.
     run_seconds: float | None
+    # What this staging wrote beside the history; None when an earlier staging had written it.
+    evidence: WrittenEvidence | None = None
 
     @property
     def name(self) -> str:
@@ -74,14 +92,44 @@ class StagedScenario:
     def expected(self) -> Expected:
         return self.scenario.expected
 
+    @property
+    def denied_reads(self) -> tuple[tuple[str, str], ...]:
+        """(bucket, key prefix) pairs whose objects the sandbox endpoint must not serve."""
+        return self.scenario.denied_reads()
+
 
 @dataclass(frozen=True)
 class StagedSandbox:
-    """A staged sandbox server: its endpoint, region and staged scenarios by execution name."""
+    """A staged sandbox: its endpoint, region and staged scenarios by execution name.
+
+    `endpoint_url` is where clients connect (the proxy, when one serves the sandbox), and
+    `moto_endpoint_url` the moto server itself, which serves every object.
+    """
 
     endpoint_url: str
     region: str
     scenarios: dict[str, StagedScenario]
+    moto_endpoint_url: str | None = None
+
+    @classmethod
+    def from_staged(
+        cls,
+        endpoint_url: str,
+        region: str,
+        staged: Sequence[StagedScenario],
+        moto_endpoint_url: str | None = None,
+    ) -> StagedSandbox:
+        return cls(
+            endpoint_url=endpoint_url,
+            region=region,
+            scenarios={item.name: item for item in staged},
+            moto_endpoint_url=moto_endpoint_url,
+        )
+
+    @property
+    def denied_reads(self) -> list[tuple[str, str]]:
+        """(bucket, key prefix) pairs whose objects GET and HEAD must be denied for."""
+        return [rule for item in self.scenarios.values() for rule in item.denied_reads]
 
 
 @dataclass(frozen=True)
@@ -91,6 +139,9 @@ class _Clients:
     sfn: SFNClient
     lambda_: LambdaClient
     sts: STSClient
+    s3: S3Client
+    logs: CloudWatchLogsClient
+    account_id: str = ""
 
 
 def stage_sandbox(
@@ -100,10 +151,11 @@ def stage_sandbox(
     scenarios: Sequence[Scenario] | None = None,
     execution_timeout: float = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
 ) -> list[StagedScenario]:
-    """Deploy the workflows and run every scenario (or the given ones) on a loopback server.
+    """Deploy the workflows, run every scenario (or the given ones) and write their evidence.
 
     Raises SandboxError before any network call when the endpoint is not a loopback address,
-    and when an execution times out, ends in an unexpected status or leaves queued values.
+    and when an execution times out, ends in an unexpected status or leaves queued values, or
+    its history disagrees with the evidence built for its scenario.
     """
     require_loopback(endpoint_url)
     selected = list(SCENARIOS if scenarios is None else scenarios)
@@ -111,6 +163,7 @@ def stage_sandbox(
     configure_moto(endpoint_url)
     clients = _make_clients(endpoint_url, region)
     account_id = clients.sts.get_caller_identity()["Account"]
+    clients = replace(clients, account_id=account_id)
     log.info(
         "staging %d scenarios at %s (account %s, region %s)",
         len(selected),
@@ -133,12 +186,25 @@ def stage_sandbox(
             hint="Another client is queueing Lambda results on this server; stage on a fresh one.",
         )
 
-    staged = [
-        _stage_scenario(
-            clients, scenario, state_machine_arns[scenario.state_machine], execution_timeout
-        )
-        for scenario in selected
-    ]
+    ensure_bucket(clients.s3, region)
+    with SnapshotBuilder() as builder:
+        # Executions that do not exist yet need their snapshot: start building all of them now.
+        for scenario in selected:
+            spec = snapshot_spec(scenario)
+            machine_arn = state_machine_arns[scenario.state_machine]
+            arn = _execution_arn(machine_arn, scenario.execution_name)
+            if spec is not None and _describe_if_exists(clients.sfn, arn) is None:
+                builder.submit(scenario.execution_name, spec)
+        staged = [
+            _stage_scenario(
+                clients,
+                scenario,
+                state_machine_arns[scenario.state_machine],
+                execution_timeout,
+                builder,
+            )
+            for scenario in selected
+        ]
     log.info("staged %d scenarios in %.1f s", len(staged), time.monotonic() - started)
     return staged
 
@@ -169,6 +235,8 @@ def _make_clients(endpoint_url: str, region: str) -> _Clients:
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=5,
         read_timeout=60,
+        max_pool_connections=16,
+        s3={"addressing_style": "path"},
     )
     return _Clients(
         endpoint_url=endpoint_url,
@@ -176,6 +244,8 @@ def _make_clients(endpoint_url: str, region: str) -> _Clients:
         sfn=session.client("stepfunctions", endpoint_url=endpoint_url, config=config),
         lambda_=session.client("lambda", endpoint_url=endpoint_url, config=config),
         sts=session.client("sts", endpoint_url=endpoint_url, config=config),
+        s3=session.client("s3", endpoint_url=endpoint_url, config=config),
+        logs=session.client("logs", endpoint_url=endpoint_url, config=config),
     )
 
 
@@ -208,13 +278,17 @@ def _execution_arn(state_machine_arn: str, execution_name: str) -> str:
 
 
 def _stage_scenario(
-    clients: _Clients, scenario: Scenario, state_machine_arn: str, timeout: float
+    clients: _Clients,
+    scenario: Scenario,
+    state_machine_arn: str,
+    timeout: float,
+    builder: SnapshotBuilder,
 ) -> StagedScenario:
     execution_arn = _execution_arn(state_machine_arn, scenario.execution_name)
     existing = _describe_if_exists(clients.sfn, execution_arn)
     if existing is not None:
-        return _reuse_execution(clients, scenario, state_machine_arn, existing, timeout)
-    return _run_execution(clients, scenario, state_machine_arn, execution_arn, timeout)
+        return _reuse_execution(clients, scenario, state_machine_arn, existing, timeout, builder)
+    return _run_execution(clients, scenario, state_machine_arn, execution_arn, timeout, builder)
 
 
 def _describe_if_exists(sfn: SFNClient, execution_arn: str) -> dict[str, Any] | None:
@@ -230,8 +304,12 @@ def _reuse_execution(
     state_machine_arn: str,
     described: dict[str, Any],
     timeout: float,
+    builder: SnapshotBuilder,
 ) -> StagedScenario:
-    """Accept an execution an earlier staging started, once it has stopped as expected."""
+    """Accept an execution an earlier staging started, once it has stopped as expected.
+
+    Its evidence is written only when the earlier staging did not finish writing it.
+    """
     execution_arn = described["executionArn"]
     log.info(
         "execution %s already exists (%s); not starting it again",
@@ -241,14 +319,22 @@ def _reuse_execution(
     if described["status"] == "RUNNING":
         described = _wait_for_execution(clients.sfn, execution_arn, timeout)
     _check_status(scenario, described)
+    evidence = None
+    event_count = None
+    if not evidence_written(clients.logs, scenario.execution_name, described["startDate"]):
+        log.info("writing the missing evidence of %s", scenario.execution_name)
+        events = _history_events(clients.sfn, execution_arn)
+        event_count = len(events)
+        evidence = _write_evidence(clients, scenario, events, builder)
     return StagedScenario(
         scenario=scenario,
         state_machine_arn=state_machine_arn,
         execution_arn=execution_arn,
         status=described["status"],
         started_by_this_staging=False,
-        event_count=None,
+        event_count=event_count,
         run_seconds=None,
+        evidence=evidence,
     )
 
 
@@ -258,8 +344,9 @@ def _run_execution(
     state_machine_arn: str,
     execution_arn: str,
     timeout: float,
+    builder: SnapshotBuilder,
 ) -> StagedScenario:
-    """Queue the scenario's Lambda results, run its execution and check what it consumed."""
+    """Queue the scenario's Lambda results, run its execution, check it and write its evidence."""
     sfn = clients.sfn
     name = scenario.execution_name
     results = scenario.lambda_results()
@@ -295,6 +382,7 @@ def _run_execution(
             hint="The scenario's Lambda results do not match its path; check scenarios.py.",
         )
     _check_status(scenario, described)
+    evidence = _write_evidence(clients, scenario, events, builder)
     return StagedScenario(
         scenario=scenario,
         state_machine_arn=state_machine_arn,
@@ -303,6 +391,24 @@ def _run_execution(
         started_by_this_staging=True,
         event_count=len(events),
         run_seconds=run_seconds,
+        evidence=evidence,
+    )
+
+
+def _write_evidence(
+    clients: _Clients,
+    scenario: Scenario,
+    events: list[dict[str, Any]],
+    builder: SnapshotBuilder,
+) -> WrittenEvidence:
+    return write_evidence(
+        s3=clients.s3,
+        logs=clients.logs,
+        scenario=scenario,
+        events=events,
+        builder=builder,
+        region=clients.region,
+        account_id=clients.account_id,
     )
 
 

@@ -1,24 +1,108 @@
-"""`forensics sandbox up`: start moto on 127.0.0.1, stage every scenario, serve until Ctrl-C."""
+"""`forensics sandbox up`: start moto on 127.0.0.1, stage every scenario, serve until Ctrl-C.
+
+Clients reach the sandbox through an `AwsLikeProxy` in front of moto. The proxy pages
+GetExecutionHistory as AWS does, and denies reading the S3 objects that the scenarios mark as
+unreadable (GetObject and HeadObject under their key prefixes).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
 
 from sfn_forensics.errors import SandboxError
+from sfn_forensics.sandbox.proxy import AwsLikeProxy
 from sfn_forensics.sandbox.scenarios import SCENARIOS, get_scenario
 from sfn_forensics.sandbox.server import LOOPBACK_HOST, MotoServer, start_moto_server
-from sfn_forensics.sandbox.staging import StagedScenario, stage_sandbox
+from sfn_forensics.sandbox.staging import StagedSandbox, StagedScenario, stage_sandbox
 from sfn_forensics.sandbox.workflows import DEFAULT_REGION
 
-__all__ = ["run_sandbox_up", "stage_sandbox"]
+__all__ = ["RunningSandbox", "run_sandbox_up", "stage_sandbox", "start_sandbox"]
 
 log = logging.getLogger(__name__)
+
+# S3 requests the proxy denies under each denied key prefix: GetObject and HeadObject.
+DENIED_READ_METHODS = ("GET", "HEAD")
+_SERVE_POLL_SECONDS = 0.5
+
+
+@dataclass
+class RunningSandbox:
+    """A staged moto server and the proxy that clients reach it through."""
+
+    server: MotoServer
+    proxy: AwsLikeProxy
+    # Scenarios as staged; its endpoint_url is the proxy's.
+    staged: StagedSandbox
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint for clients: the proxy, which applies the denied reads."""
+        return self.staged.endpoint_url
+
+    @property
+    def moto_endpoint_url(self) -> str:
+        """The moto server itself, which serves every object."""
+        return self.server.endpoint_url
+
+    def stop(self) -> None:
+        """Stop the proxy, then the moto server."""
+        self.proxy.stop()
+        self.server.stop()
+        log.info("moto server on port %d stopped", self.server.port)
+
+
+def start_sandbox(
+    port: int | None,
+    region: str = DEFAULT_REGION,
+    *,
+    scenario_names: Sequence[str] | None = None,
+) -> RunningSandbox:
+    """Start moto on a free port, stage the scenarios on it and serve them through a proxy.
+
+    `port` is the proxy's port on 127.0.0.1 (None picks a free one); it is the endpoint to
+    give clients. `scenario_names` limits staging to those execution names. Raises SandboxError
+    for an unknown scenario, a port that is taken, a server that does not start or a failed
+    staging. Whatever was started is stopped again before the error propagates.
+    """
+    scenarios = (
+        list(SCENARIOS) if scenario_names is None else [get_scenario(n) for n in scenario_names]
+    )
+    if port is not None:
+        _require_free_port(port)
+
+    server = start_moto_server()
+    proxy = AwsLikeProxy(server.endpoint_url, port=port or 0)
+    try:
+        try:
+            proxy.start()
+        except OSError as error:
+            raise SandboxError(
+                f"port {port} on {LOOPBACK_HOST} is not available: {error.strerror}",
+                hint="Choose another --port, or omit it to use a free one.",
+            ) from None
+        # The rules depend only on the scenarios: they are in place before staging writes.
+        for scenario in scenarios:
+            for bucket, prefix in scenario.denied_reads():
+                for method in DENIED_READ_METHODS:
+                    proxy.deny_s3(method, bucket, prefix)
+                log.info("proxy denies GET and HEAD on s3://%s/%s", bucket, prefix)
+        staged = stage_sandbox(server.endpoint_url, region, scenarios=scenarios)
+    except BaseException:
+        proxy.stop()
+        server.stop()
+        raise
+    sandbox = StagedSandbox.from_staged(
+        proxy.endpoint_url, region, staged, moto_endpoint_url=server.endpoint_url
+    )
+    return RunningSandbox(server=server, proxy=proxy, staged=sandbox)
 
 
 def run_sandbox_up(
@@ -29,30 +113,23 @@ def run_sandbox_up(
 ) -> int:
     """Start the sandbox, print its endpoint and executions, and serve until interrupted.
 
-    `port` None picks a free port. `scenario_names` limits staging to those execution names.
-    Returns 0 after Ctrl-C (SIGINT) or SIGTERM stopped the server. Raises SandboxError when the
-    port is taken, the server does not start, staging fails or the server exits on its own.
+    `port` is the endpoint's port on 127.0.0.1 (None picks a free one). `scenario_names` limits
+    staging to those execution names. Returns 0 after Ctrl-C (SIGINT) or SIGTERM stopped the
+    sandbox. Raises SandboxError when the port is taken, the server does not start, staging
+    fails or the server exits on its own.
     """
     _ensure_progress_logging()
-    scenarios = (
-        list(SCENARIOS) if scenario_names is None else [get_scenario(n) for n in scenario_names]
-    )
-    if port is not None:
-        _require_free_port(port)
-
-    server: MotoServer | None = None
+    running: RunningSandbox | None = None
     try:
         with _sigterm_as_keyboard_interrupt():
-            server = start_moto_server(port)
-            staged = stage_sandbox(server.endpoint_url, region, scenarios=scenarios)
-            _print_ready(server.endpoint_url, staged)
-            _serve(server)
+            running = start_sandbox(port, region, scenario_names=scenario_names)
+            _print_ready(running.endpoint_url, list(running.staged.scenarios.values()))
+            _serve(running.server)
     except KeyboardInterrupt:
         log.info("interrupted; stopping the sandbox")
     finally:
-        if server is not None:
-            server.stop()
-            log.info("moto server on port %d stopped", server.port)
+        if running is not None:
+            running.stop()
     return 0
 
 
@@ -75,7 +152,14 @@ def _serve(server: MotoServer) -> None:
     Ctrl-C in a terminal signals the whole process group, so moto may stop from SIGINT before
     this process raises its own KeyboardInterrupt. That counts as a normal stop.
     """
-    status = server.process.wait()
+    # The proxy's threads may receive the signal, and a blocking waitpid in this thread would
+    # then never return to Python to raise KeyboardInterrupt: wait in short slices instead.
+    while True:
+        try:
+            status = server.process.wait(timeout=_SERVE_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     if status in (-signal.SIGINT, -signal.SIGTERM):
         log.info("moto server on port %d stopped by signal %d", server.port, -status)
         return
