@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from sfn_forensics.analysis import analyze
-from sfn_forensics.investigate import inspect_evidence
 from sfn_forensics.checks.model import CheckOutcome, Finding
 from sfn_forensics.checks.runner import decide_verdict
 from sfn_forensics.evidence.history_file import load_history_file
 from sfn_forensics.evidence.model import Evidence, SourceStatus
+from sfn_forensics.investigate import inspect_evidence
 from sfn_forensics.report import Report
 
 FIXTURES = Path(__file__).parent / "fixtures"

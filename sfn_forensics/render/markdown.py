@@ -77,8 +77,10 @@ def lines(report: Report) -> list[str]:
         if finding.state:
             out.append(f"- State: {_md(finding.state)}")
         for key, value in finding.evidence.items():
-            if isinstance(value, list) and value and all(
-                isinstance(item, dict) and "message" in item for item in value
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(item, dict) and "message" in item for item in value)
             ):
                 out.append(f"- {key}:")
                 for line in value:
