@@ -43,7 +43,11 @@ def moto_server() -> Iterator[MotoServer]:
 @pytest.fixture(scope="session")
 def recorded_fixtures() -> Path:
     if not RECORDED_FIXTURES.is_dir():
-        pytest.fail(f"recorded AWS fixtures not found at {RECORDED_FIXTURES}")
+        message = f"recorded AWS fixtures not found at {RECORDED_FIXTURES}"
+        # CI always has shared/ beside the clone; elsewhere the tests that need it are skipped.
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return RECORDED_FIXTURES
 
 
