@@ -183,3 +183,65 @@ def test_commands_send_only_reads(
             assert call.split()[0] in ("s3:GET", "s3:HEAD"), call
         else:
             assert is_read_only_operation(call), call
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_inspect_scenario_embedding_stages(
+    capsys: pytest.CaptureFixture[str], sandbox: StagedSandbox, name: str
+) -> None:
+    expected = sandbox.scenarios[name].expected
+    _, report = inspect_json(capsys, sandbox, name, "--verify-snapshot")
+    embeddings = report["embeddings"]
+    stages = {stage["stage"]: stage["count"] for stage in embeddings["stages"]}
+    for stage, count in expected.embedding_stages.stages.items():
+        assert stages[stage] == count, stage
+    assert embeddings["expected"] == expected.embedding_stages.expected
+    assert embeddings["final"] == expected.embedding_stages.final
+    assert embeddings["lost"] == expected.embedding_stages.lost
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_inspect_scenario_finding_codes(
+    capsys: pytest.CaptureFixture[str], sandbox: StagedSandbox, name: str
+) -> None:
+    expected = sandbox.scenarios[name].expected
+    _, report = inspect_json(capsys, sandbox, name)
+    found = {finding["code"] for finding in report["findings"]}
+    errors = [f["code"] for f in report["findings"] if f["severity"] == "error"]
+    for code in expected.finding_codes:
+        assert code in found, code
+    if expected.verdict in ("healthy", "inconclusive"):
+        assert errors == []
+
+
+@pytest.mark.sandbox
+def test_incident_first_drop_at_chunks(
+    capsys: pytest.CaptureFixture[str], sandbox: StagedSandbox
+) -> None:
+    _, report = inspect_json(capsys, sandbox, INCIDENT_EXECUTION_NAME)
+    lost = next(f for f in report["findings"] if f["code"] == "EMBEDDINGS_LOST")
+    evidence = lost["evidence"]
+    assert evidence["stage_before"]["stage"] == "poll_results"
+    assert evidence["stage_dropped"]["stage"] == "chunks_processed"
+    assert evidence["lost_total"] == 49232
+    assert evidence["lost_share_total"] == 0.7883
+    assert report["embeddings"]["expected"] == 62455
+    assert report["embeddings"]["final"] == 13223
+    assert all("processing first 10" in line["message"] for line in evidence["log_lines"])
+
+
+@pytest.mark.sandbox
+def test_denied_reads_inconclusive(
+    capsys: pytest.CaptureFixture[str], sandbox: StagedSandbox
+) -> None:
+    code, report = inspect_json(capsys, sandbox, "sandbox-s3-read-denied")
+    checks = {check["check"]: check for check in report["checks"]}
+    assert code == 4
+    assert report["verdict"]["status"] == "inconclusive"
+    assert report["evidence_sources"]["poll_results"].startswith("unavailable: access denied")
+    assert checks["batch_trail"]["status"] == "inconclusive"
+    assert checks["snapshot_integrity"]["status"] == "inconclusive"
+    assert checks["log_signals"]["status"] == "ran"
+    assert checks["output_dropped"]["status"] == "ran"

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOCAL_DEFAULT_REGION = "us-east-1"
+
 # botocore's adaptive mode adds client-side rate limiting to the standard retry backoff.
 # In client Config, `max_attempts` counts retries after the first call (botocore 1.44 turns it into
 # total_max_attempts = max_attempts + 1), so 8 means up to 9 calls.
@@ -121,7 +123,7 @@ class ClientFactory:
         with aws_errors(service):
             client = session.client(
                 service,  # type: ignore[call-overload]
-                region_name=region or self.options.region,
+                region_name=region or self.options.region or self._local_region(session),
                 endpoint_url=self.options.endpoint_url,
                 config=config,
                 **self._local_credentials(),
@@ -134,6 +136,19 @@ class ClientFactory:
             client.meta.endpoint_url,
         )
         return client
+
+    def _local_region(self, session: Any) -> str | None:
+        """Return us-east-1 for a loopback endpoint when no region is configured at all.
+
+        The sandbox stages everything in us-east-1; against AWS a missing region stays an error.
+        """
+        if session.region_name:
+            return None
+        endpoint = self.options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint is None or not _is_loopback(endpoint):
+            return None
+        log.info("no region configured; using us-east-1 for the local endpoint %s", endpoint)
+        return LOCAL_DEFAULT_REGION
 
     def _local_credentials(self) -> dict[str, str]:
         """Return placeholder keys for a loopback endpoint when no credentials are configured.

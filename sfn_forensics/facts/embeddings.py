@@ -191,7 +191,11 @@ def _from_logs(
 
 
 def _sum_field(ties: list[TiedLine], expression: str) -> tuple[int, list[TiedLine]]:
-    """Sum one value per visit (else per invocation): the last line that carries the field."""
+    """Sum one value per Lambda invocation: the last line of the invocation carrying the field.
+
+    Invocations, not visits, are the unit, because a line tied to the wrong one of several
+    overlapping Map iterations must not replace another iteration's value.
+    """
     import jmespath
 
     compiled = jmespath.compile(expression)
@@ -200,10 +204,7 @@ def _sum_field(ties: list[TiedLine], expression: str) -> tuple[int, list[TiedLin
         value = compiled.search(tie.line.fields)
         if not isinstance(value, int) or isinstance(value, bool):
             continue
-        if tie.visit_entered_event_id is not None:
-            key: Any = ("visit", tie.visit_entered_event_id)
-        else:
-            key = ("invocation", tie.line.request_id or id(tie))
+        key: Any = tie.line.request_id or id(tie)
         chosen[key] = (value, tie)
     used = [tie for _, tie in chosen.values()]
     return sum(value for value, _ in chosen.values()), used

@@ -9,8 +9,10 @@ Lambda invocation, and the invocation is tied once. Methods, strongest first:
   invocation started inside the window of one visit of a state that calls this function.
 * "window": as above, but no line contains the execution name, so a concurrent execution of the
   same state machine could have written the lines.
-* "window_state_only": several visits of one state overlap (concurrent Map iterations) and no
-  value distinguishes them, so the line is tied to the state but to no visit.
+* "execution_name_state_only": a line contains the execution name, but several visits of one
+  state overlap (concurrent Map iterations) and no value tells them apart, so the line is tied
+  to this execution's state but to no visit.
+* "window_state_only": the same without the execution name in any line.
 
 When several visits overlap, the visit whose input or output contains a value that also appears
 in the invocation's lines (a batch id, an S3 key, `chunk_index=3`) is chosen, provided exactly
@@ -204,7 +206,10 @@ def _tie_invocation(
         return _Tie(chosen.name, chosen.entered_event_id, method, matched)
     states = {visit.name for visit in candidates}
     if len(states) == 1:
-        return _Tie(states.pop(), None, "window_state_only")
+        state_only: TieMethod = (
+            "execution_name_state_only" if mentions_execution else "window_state_only"
+        )
+        return _Tie(states.pop(), None, state_only)
     return _UNTIED
 
 

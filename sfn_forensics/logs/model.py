@@ -13,7 +13,13 @@ LineKind = Literal["start", "end", "report", "timeout", "message", "metric"]
 SignalKind = Literal["data_loss", "error", "timeout", "memory"]
 
 # Method that tied a line to a state visit, strongest first. See `correlate.correlate`.
-TieMethod = Literal["request_id", "execution_name_and_window", "window", "window_state_only"]
+TieMethod = Literal[
+    "request_id",
+    "execution_name_and_window",
+    "execution_name_state_only",
+    "window",
+    "window_state_only",
+]
 
 
 @dataclass(frozen=True)
