@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         if error.hint:
             sys.stderr.write(f"Hint: {error.hint}\n")
         return error.exit_code
+    except BrokenPipeError:
+        # The reader (e.g. `head`) closed the pipe; stop quietly as other CLI tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfn_forensics.errors import EXIT_HEALTHY, EXIT_INCONCLUSIVE, EXIT_PROBLEMS
 from sfn_forensics.evidence.model import (
     SOURCE_LOGS,
     SOURCE_POLL_RESULTS,
@@ -68,6 +69,14 @@ class DataView:
     execution: dict[str, Any]
     source: str
     data: dict[str, Any] | None
+    # True when the data shows a problem: batches missing from the trail, an inconsistent snapshot.
+    problems: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.source.startswith("unavailable"):
+            return EXIT_INCONCLUSIVE
+        return EXIT_PROBLEMS if self.problems else EXIT_HEALTHY
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,13 +91,20 @@ def _execution(evidence: Evidence) -> dict[str, Any]:
     return {"arn": evidence.execution_arn, "name": evidence.execution_name}
 
 
+def _describe_source(evidence: Evidence, source: str) -> str:
+    status = evidence.sources.get(source)
+    if status is not None:
+        return status.describe()
+    reason = evidence.not_applicable.get(source, "the definition calls no Lambda by name")
+    return f"not applicable: {reason}"
+
+
 def read_logs(request: InspectRequest, aws: AwsTarget, level: str | None) -> LogsView:
     """Return the Lambda log lines of one execution, grouped by the state visit that wrote them."""
     from sfn_forensics.facts.logs import analyze_logs
 
     evidence, prepared = gather_live(request, aws, only={SOURCE_LOGS})
-    status = evidence.sources.get(SOURCE_LOGS)
-    source = status.describe() if status else "not applicable: the definition calls no Lambda"
+    source = _describe_source(evidence, SOURCE_LOGS)
     log_facts = analyze_logs(evidence, prepared.run) if evidence.source_ok(SOURCE_LOGS) else None
     if log_facts is None:
         return LogsView(_execution(evidence), source, level, [], {}, 0)
@@ -143,11 +159,13 @@ def read_poll_results(request: InspectRequest, aws: AwsTarget) -> DataView:
     from sfn_forensics.facts.batches import batch_facts, summarize_poll_results
 
     evidence, prepared = gather_live(request, aws, only={SOURCE_POLL_RESULTS})
-    status = evidence.sources.get(SOURCE_POLL_RESULTS)
-    source = status.describe() if status else "not applicable: no workflow profile applies"
+    source = _describe_source(evidence, SOURCE_POLL_RESULTS)
     summary = summarize_poll_results(evidence) if evidence.source_ok(SOURCE_POLL_RESULTS) else None
-    data = batch_facts(evidence, prepared.facts, summary).to_json() if prepared.facts else None
-    return DataView("poll_results", _execution(evidence), source, data)
+    if prepared.facts is None:
+        return DataView("poll_results", _execution(evidence), source, None)
+    batches = batch_facts(evidence, prepared.facts, summary)
+    problems = any(step.missing_count or step.extra_count for step in batches.trail.steps)
+    return DataView("poll_results", _execution(evidence), source, batches.to_json(), problems)
 
 
 def read_snapshot(request: InspectRequest, aws: AwsTarget) -> DataView:
@@ -155,7 +173,9 @@ def read_snapshot(request: InspectRequest, aws: AwsTarget) -> DataView:
     from sfn_forensics.facts.snapshot import snapshot_facts
 
     evidence, _ = gather_live(request, aws, only={SOURCE_SNAPSHOT})
-    status = evidence.sources.get(SOURCE_SNAPSHOT)
-    source = status.describe() if status else "not applicable: no workflow profile applies"
+    source = _describe_source(evidence, SOURCE_SNAPSHOT)
     facts = snapshot_facts(evidence) if evidence.source_ok(SOURCE_SNAPSHOT) else None
-    return DataView("snapshot", _execution(evidence), source, facts.to_json() if facts else None)
+    if facts is None:
+        return DataView("snapshot", _execution(evidence), source, None)
+    problems = bool(facts.report.mismatches or facts.hash_error)
+    return DataView("snapshot", _execution(evidence), source, facts.to_json(), problems)

@@ -52,10 +52,26 @@ def run(context: CheckContext) -> list[Finding]:
     return findings
 
 
+def _data_loss_steps(where: str, patterns: set[str | None]) -> list[str]:
+    """Return next steps that fit what the lines say: items skipped, filtered or cut short."""
+    if patterns & {"skipped", "filtered_out", "ignored_n", "discarded"}:
+        first = (
+            f"Find why {where} skipped these items (the lines name them), fix their input, "
+            "and process them again."
+        )
+    else:
+        first = (
+            f"Read the code of {where}'s Lambda where it logs this, and remove the limit or "
+            "process the rest in another pass."
+        )
+    return [first, "Rerun the affected items after the fix; the execution succeeded without them."]
+
+
 def _finding(kind: str, state: str | None, items: list[tuple[LogSignal, TiedLine]]) -> Finding:
     from sfn_forensics.facts.logs import describe_line
 
     code = _CODES[kind]
+    items = sorted(items, key=lambda item: item[1].line.timestamp)
     severity: Severity = "warning"
     lost_total = sum(signal.numbers.get("lost", 0) for signal, _ in items)
     if kind == "data_loss" and lost_total > 0:
@@ -72,6 +88,7 @@ def _finding(kind: str, state: str | None, items: list[tuple[LogSignal, TiedLine
     evidence: dict[str, object] = {
         "lines": len(items),
         "visits": len(visits),
+        "log_lines_shown": f"first {min(len(items), _EVIDENCE_LINES)} of {len(items)}",
         "log_lines": [
             {**describe_line(tie), "numbers": signal.numbers}
             for signal, tie in items[:_EVIDENCE_LINES]
@@ -80,11 +97,7 @@ def _finding(kind: str, state: str | None, items: list[tuple[LogSignal, TiedLine
     if lost_total:
         evidence["items_left_out"] = lost_total
     next_steps = {
-        "data_loss": [
-            f"Read the code of {where}'s Lambda where it logs this, and remove the limit or "
-            "process the rest in another pass.",
-            "Rerun the affected items after the fix; the execution reported success without them.",
-        ],
+        "data_loss": _data_loss_steps(where, {signal.pattern for signal, _ in items}),
         "error": [f"Read the ERROR lines of {where}: forensics logs TARGET --level ERROR."],
         "timeout": [f"Raise {where}'s Lambda timeout or give it less work per invocation."],
         "memory": [f"Raise {where}'s Lambda memory size."],

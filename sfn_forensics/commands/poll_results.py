@@ -8,7 +8,6 @@ import typer
 
 from sfn_forensics.commands.common import aws_target, global_options
 from sfn_forensics.commands.target import StateMachineOption, TargetArgument, WorkflowOption
-from sfn_forensics.errors import EXIT_INCONCLUSIVE
 from sfn_forensics.investigate import InspectRequest
 
 
@@ -21,7 +20,8 @@ def poll_results_command(
     """Summarise poll_results.json and follow every batch from listed to marked complete.
 
     The file is located from the history's poll_results_s3_key, else from the profile's
-    key template. Exit status 4 when the file could not be read.
+    key template. Exit status: 0 every batch accounted for (or no poll results apply to the
+    run), 1 batches missing or extra at some step, 4 the file could not be read.
     """
     from sfn_forensics.render.views import render_view
     from sfn_forensics.views import read_poll_results
@@ -30,4 +30,4 @@ def poll_results_command(
     request = InspectRequest(target=target, state_machine=state_machine, workflow_profile=workflow)
     view = read_poll_results(request, aws_target(options))
     render_view(view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty())
-    return 0 if view.data is not None and view.source == "ok" else EXIT_INCONCLUSIVE
+    return view.exit_code

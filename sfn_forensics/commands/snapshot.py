@@ -9,7 +9,6 @@ import typer
 
 from sfn_forensics.commands.common import aws_target, global_options
 from sfn_forensics.commands.target import StateMachineOption, TargetArgument, WorkflowOption
-from sfn_forensics.errors import EXIT_INCONCLUSIVE
 from sfn_forensics.investigate import InspectRequest
 
 
@@ -30,7 +29,8 @@ def snapshot_command(
     """Check the snapshot an execution wrote against its .snapshot_hash and object metadata.
 
     The snapshot is located from the final merge's snapshot_key, else from latest-pointer.txt
-    (which may have moved since the execution). Exit status 4 when it could not be read.
+    (which may have moved since the execution). Exit status: 0 consistent (or no snapshot
+    applies to the run), 1 inconsistent with .snapshot_hash or its metadata, 4 unreadable.
     """
     from sfn_forensics.render.views import render_view
     from sfn_forensics.views import read_snapshot
@@ -44,4 +44,4 @@ def snapshot_command(
     )
     view = read_snapshot(request, aws_target(options))
     render_view(view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty())
-    return 0 if view.data is not None else EXIT_INCONCLUSIVE
+    return view.exit_code

@@ -47,6 +47,9 @@ def collect_artifacts(
     """
     if only is not None:
         plan.applicable &= only
+    for source in (SOURCE_LOGS, SOURCE_POLL_RESULTS, SOURCE_SNAPSHOT):
+        if source not in plan.applicable and source in plan.reasons:
+            evidence.not_applicable[source] = plan.reasons[source]
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="artifacts") as pool:
         logs = pool.submit(_collect_logs, factory, evidence, plan)
         poll = pool.submit(_collect_poll_results, factory, evidence, plan)

@@ -130,6 +130,8 @@ class Evidence:
     log_group_status: dict[str, SourceStatus] = field(default_factory=dict)
     log_plan: list[LogGroupPlan] = field(default_factory=list)
     snapshot: SnapshotEvidence | None = None
+    # Why a source does not apply to this run (e.g. the step that writes it never ran).
+    not_applicable: dict[str, str] = field(default_factory=dict)
 
     def source_ok(self, name: str) -> bool:
         status = self.sources.get(name)

@@ -132,8 +132,10 @@ def _not_reached(stage: Stage, facts: ProfileFacts, ran_states: set[str]) -> str
             return f"{writer} did not run"
     elif stage.source in ("snapshot_metadata", "snapshot_verified"):
         merge = facts.final_merge
+        if merge is not None and not merge.ran:
+            return "the final merge did not run, so no snapshot was written"
         if merge is not None and not merge.succeeded:
-            return "the final merge did not succeed, so no snapshot was written"
+            return "the final merge failed, so no snapshot was written"
     elif stage.state is not None and stage.state not in ran_states:
         return f"{stage.state} did not run"
     return None

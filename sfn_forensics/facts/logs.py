@@ -11,9 +11,7 @@ from sfn_forensics.history.model import ExecutionRun
 from sfn_forensics.logs.model import LogLine, LogSignal, TiedLine
 
 # Ties that name this execution for certain; time-window ties may belong to a concurrent one.
-STRONG_TIES = frozenset(
-    {"request_id", "execution_name_and_window", "execution_name_state_only"}
-)
+STRONG_TIES = frozenset({"request_id", "execution_name_and_window", "execution_name_state_only"})
 
 
 @dataclass

@@ -43,10 +43,20 @@ def plan_artifacts(
         if writer is None or writer in ran:
             plan.applicable.add("poll_results")
             _locate_poll_results(plan, run, profile, execution_name)
+        else:
+            plan.reasons["poll_results"] = f"{writer} did not run, so no poll results were written"
         # Only a final merge that succeeded wrote a snapshot; the pointer may name another run's.
-        if facts is not None and facts.final_merge is not None and facts.final_merge.succeeded:
+        merge = facts.final_merge if facts is not None else None
+        if merge is not None and merge.succeeded:
             plan.applicable.add("snapshot")
             _locate_snapshot(plan, run, profile, facts)
+        elif merge is not None and merge.ran:
+            plan.reasons["snapshot"] = "the final merge failed, so no snapshot was written"
+        else:
+            plan.reasons["snapshot"] = "the final merge did not run, so no snapshot was written"
+    else:
+        plan.reasons["poll_results"] = "no workflow profile applies to this state machine"
+        plan.reasons["snapshot"] = plan.reasons["poll_results"]
     return plan
 
 

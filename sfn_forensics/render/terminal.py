@@ -70,9 +70,10 @@ def _execution(console: Any, report: Report) -> None:
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Execution", _text(execution.get("name")))
-    table.add_row("ARN", _text(execution.get("arn")))
+    # Fold rather than cut, so an ARN stays whole for copying.
+    table.add_column(overflow="fold")
+    table.add_row("Execution", _text(execution.get("name") or "unknown"))
+    table.add_row("ARN", _text(execution.get("arn") or "unknown"))
     table.add_row("Status", _text(execution.get("status")))
     table.add_row("Started", _text(execution.get("start")))
     table.add_row("Stopped", _text(execution.get("stop")))
@@ -112,7 +113,14 @@ def _counts(console: Any, report: Report) -> None:
     console.print(table)
     if report.final_merge:
         merge = report.final_merge
-        if merge.get("ran"):
+        if merge.get("ran") and not merge.get("succeeded"):
+            console.print(
+                _text(
+                    f"Final merge: failed (entered at event {merge.get('entered_event_id')}, "
+                    f"{merge.get('retries')} retries): {merge.get('error')}"
+                )
+            )
+        elif merge.get("ran"):
             console.print(
                 _text(
                     f"Final merge: ran (event {merge.get('entered_event_id')}), "

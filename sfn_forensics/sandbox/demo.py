@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         code = forensics_main(command)
         sys.stdout.flush()
         sys.stderr.write(
-            "\nTo explore the other scenarios, run `forensics sandbox up` and then "
-            "`forensics --endpoint-url http://127.0.0.1:PORT inspect NAME` with a name it prints.\n"
+            "\nTo explore the other scenarios, run `.venv/bin/forensics sandbox up --port 5055` "
+            "and then `.venv/bin/forensics --endpoint-url http://127.0.0.1:5055 inspect NAME` "
+            "with a name it prints.\n"
         )
     except SfnForensicsError as error:
         sys.stderr.write(f"Error: {error.message}\n")

@@ -120,10 +120,19 @@ def run_sandbox_up(
     """
     _ensure_progress_logging()
     running: RunningSandbox | None = None
+    sys.stderr.write(
+        "Starting moto on 127.0.0.1 and staging the scenarios; this takes about a minute.\n"
+    )
+    sys.stderr.flush()
     try:
         with _sigterm_as_keyboard_interrupt():
             running = start_sandbox(port, region, scenario_names=scenario_names)
             _print_ready(running.endpoint_url, list(running.staged.scenarios.values()))
+            sys.stderr.write(
+                f"Inspect one with: forensics --endpoint-url {running.endpoint_url} "
+                "inspect NAME\nStop the sandbox with Ctrl-C.\n"
+            )
+            sys.stderr.flush()
             _serve(running.server)
     except KeyboardInterrupt:
         log.info("interrupted; stopping the sandbox")
