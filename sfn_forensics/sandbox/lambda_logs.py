@@ -142,6 +142,8 @@ def build_log_streams(record: ExecutionRecord, region: str, account_id: str) -> 
 
     Streams of the list function come last (see `marker_stream`).
     """
+    # TODO: lines describe the value an iteration returned, which moto's shared response queue
+    # may have built for another item, so a line can name a chunk other than the iteration's input.
     context = _run_context(record, region, account_id)
     by_function: dict[str, list[LambdaInvocation]] = {}
     for invocation in record.invocations:
