@@ -145,7 +145,7 @@ class ClientFactory:
         if session.region_name:
             return None
         endpoint = self.options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint is None or not _is_loopback(endpoint):
+        if endpoint is None or not is_loopback_endpoint(endpoint):
             return None
         log.info("no region configured; using us-east-1 for the local endpoint %s", endpoint)
         return LOCAL_DEFAULT_REGION
@@ -157,7 +157,7 @@ class ClientFactory:
         from probing the instance metadata address on a laptop.
         """
         endpoint = self.options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint is None or not _is_loopback(endpoint):
+        if endpoint is None or not is_loopback_endpoint(endpoint):
             return {}
         if self.options.profile or os.environ.get("AWS_PROFILE"):
             return {}
@@ -166,7 +166,8 @@ class ClientFactory:
         return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def _is_loopback(endpoint_url: str) -> bool:
+def is_loopback_endpoint(endpoint_url: str) -> bool:
+    """Return True when the URL's host is a loopback address or `localhost`."""
     host = urlparse(endpoint_url).hostname
     if host is None:
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -13,26 +12,13 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
+from sfn_forensics.aws.session import is_loopback_endpoint
 from sfn_forensics.errors import SandboxError
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_HOST = "127.0.0.1"
-
-
-def is_loopback_endpoint(endpoint_url: str) -> bool:
-    """Return True when the URL's host is a loopback address or `localhost`."""
-    host = urlparse(endpoint_url).hostname
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def require_loopback(endpoint_url: str) -> None:
