@@ -28,6 +28,7 @@ class VisitLines:
     visit_entered_event_id: int | None
     iteration_index: int | None
     parent_map: str | None
+    tied_by: str | None = None
     lines: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -36,6 +37,7 @@ class VisitLines:
             "visit_entered_event_id": self.visit_entered_event_id,
             "iteration_index": self.iteration_index,
             "parent_map": self.parent_map,
+            "tied_by": self.tied_by,
             "lines": self.lines,
         }
 
@@ -129,6 +131,7 @@ def read_logs(request: InspectRequest, aws: AwsTarget, level: str | None) -> Log
                 visit_entered_event_id=tie.visit_entered_event_id,
                 iteration_index=visit.iteration_index if visit else None,
                 parent_map=visit.parent_map if visit else None,
+                tied_by=tie.method,
             )
             groups[key] = group
         group.lines.append(

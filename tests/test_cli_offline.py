@@ -160,3 +160,23 @@ def test_inspect_text_formats_verdict_first(
     assert "FAILED" in first_line
     assert "EXECUTION_FAILED" in out
     assert "\x1b[" not in out
+
+
+@pytest.mark.parametrize("output", ["table", "json", "markdown"])
+def test_closed_stdout_keeps_exit_code(output: str) -> None:
+    import subprocess
+    import sys
+
+    history = Path(__file__).parent / "fixtures" / "sandbox-dropped-final-merge-result.json"
+    command = [sys.executable, "-m", "sfn_forensics", "-o", output, "inspect"]
+    process = subprocess.Popen(
+        [*command, "--history-file", str(history)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert b"Traceback" not in err

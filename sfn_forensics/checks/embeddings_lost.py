@@ -79,7 +79,8 @@ def run(context: CheckContext) -> list[Finding]:
             evidence=evidence,
             next_steps=[
                 f"Read the logs of {_stage_state(context, after.stage) or after.stage} for lines "
-                "that skip or truncate data: forensics logs TARGET --level WARNING.",
+                "that skip, truncate or fail: forensics logs "
+                f"{context.evidence.execution_name or 'EXECUTION'} --level WARNING.",
                 "After fixing it, rerun the affected batches: they are already marked complete, "
                 "so a normal run will not pick them up again.",
             ],
@@ -96,10 +97,13 @@ def _side(stage: StageCount) -> dict[str, object]:
 
 
 def _stage_state(context: CheckContext, stage_name: str) -> str | None:
+    """Return the state whose work a stage counts; poll_results.json is the normalize step's."""
     if context.facts is None:
         return None
     for stage in context.facts.profile.stages:
         if stage.name == stage_name:
+            if stage.source == "poll_results":
+                return context.facts.profile.role("normalize_poll")
             return stage.state
     return None
 
@@ -114,9 +118,12 @@ def _loss_lines(context: CheckContext, stage_name: str) -> list[dict[str, object
     if state is None or log_facts is None:
         return []
     states = states_within(state, context.definition)
-    lines = [
-        {**describe_line(tie), "numbers": signal.numbers}
-        for signal, tie in log_facts.signals
-        if signal.kind == "data_loss" and tie.state in states
-    ]
-    return lines[:5]
+    matching = sorted(
+        (
+            (signal, tie)
+            for signal, tie in log_facts.signals
+            if signal.kind == "data_loss" and tie.state in states
+        ),
+        key=lambda item: item[1].line.timestamp,
+    )
+    return [{**describe_line(tie), "numbers": signal.numbers} for signal, tie in matching[:5]]

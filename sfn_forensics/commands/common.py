@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -30,4 +33,19 @@ def write_report(report: Report, options: GlobalOptions) -> None:
     from sfn_forensics.render.base import get_renderer
 
     renderer = get_renderer(options.output.value)
-    renderer(report, sys.stdout, color=options.color and sys.stdout.isatty())
+    with tolerate_closed_stdout():
+        renderer(report, sys.stdout, color=options.color and sys.stdout.isatty())
+
+
+@contextmanager
+def tolerate_closed_stdout() -> Iterator[None]:
+    """Stop writing quietly when the reader closed stdout (`forensics ... | head`).
+
+    The command still exits with the status its result calls for.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sfn_forensics.commands.common import aws_target, global_options
+from sfn_forensics.commands.common import aws_target, global_options, tolerate_closed_stdout
 from sfn_forensics.commands.target import StateMachineOption, TargetArgument, WorkflowOption
 from sfn_forensics.errors import EXIT_INCONCLUSIVE
 from sfn_forensics.investigate import InspectRequest
@@ -45,5 +45,8 @@ def logs_command(
     options = global_options(ctx)
     request = InspectRequest(target=target, state_machine=state_machine, workflow_profile=workflow)
     view = read_logs(request, aws_target(options), level.value if level else None)
-    render_view(view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty())
+    with tolerate_closed_stdout():
+        render_view(
+            view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty()
+        )
     return EXIT_INCONCLUSIVE if view.source.startswith("unavailable") else 0

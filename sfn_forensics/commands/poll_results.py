@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from sfn_forensics.commands.common import aws_target, global_options
+from sfn_forensics.commands.common import aws_target, global_options, tolerate_closed_stdout
 from sfn_forensics.commands.target import StateMachineOption, TargetArgument, WorkflowOption
 from sfn_forensics.investigate import InspectRequest
 
@@ -29,5 +29,8 @@ def poll_results_command(
     options = global_options(ctx)
     request = InspectRequest(target=target, state_machine=state_machine, workflow_profile=workflow)
     view = read_poll_results(request, aws_target(options))
-    render_view(view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty())
+    with tolerate_closed_stdout():
+        render_view(
+            view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty()
+        )
     return view.exit_code

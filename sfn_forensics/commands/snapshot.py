@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sfn_forensics.commands.common import aws_target, global_options
+from sfn_forensics.commands.common import aws_target, global_options, tolerate_closed_stdout
 from sfn_forensics.commands.target import StateMachineOption, TargetArgument, WorkflowOption
 from sfn_forensics.investigate import InspectRequest
 
@@ -43,5 +43,8 @@ def snapshot_command(
         verify_snapshot=verify,
     )
     view = read_snapshot(request, aws_target(options))
-    render_view(view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty())
+    with tolerate_closed_stdout():
+        render_view(
+            view, sys.stdout, options.output.value, color=options.color and sys.stdout.isatty()
+        )
     return view.exit_code

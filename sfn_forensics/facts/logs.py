@@ -78,5 +78,6 @@ def describe_line(tie: TiedLine) -> dict[str, Any]:
         "state": tie.state,
         "visit_entered_event_id": tie.visit_entered_event_id,
         "tied_by": tie.method,
+        "level": line.level,
         "message": line.message,
     }

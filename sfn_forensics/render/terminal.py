@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from sfn_forensics.render.base import escape_control
+from sfn_forensics.render.base import escape_control, make_console
 from sfn_forensics.report import Report
 
 _VERDICT_STYLE = {
@@ -22,16 +22,7 @@ _PATH_LIMIT = 40
 
 
 def render(report: Report, stream: TextIO, *, color: bool = True) -> None:
-    from rich.console import Console
-
-    console = Console(
-        file=stream,
-        no_color=not color,
-        color_system="auto" if color else None,
-        highlight=False,
-        soft_wrap=False,
-        width=None if stream.isatty() else 120,
-    )
+    console = make_console(stream, color=color, width=None if stream.isatty() else 120)
     _verdict(console, report)
     _execution(console, report)
     _path(console, report)
@@ -225,7 +216,10 @@ def _log_line(line: dict[str, Any]) -> str:
     where = line.get("state") or "?"
     if line.get("visit_entered_event_id") is not None:
         where += f" @ event {line['visit_entered_event_id']}"
-    return f"{line.get('timestamp')} {line.get('log_group')} [{where}] {line.get('message')}"
+    level = line.get("level") or ""
+    return (
+        f"{line.get('timestamp')} {line.get('log_group')} [{where}] {level} {line.get('message')}"
+    )
 
 
 def _short(value: Any, limit: int = 300) -> str:

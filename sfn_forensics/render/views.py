@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from sfn_forensics.render.base import escape_control
+from sfn_forensics.render.base import escape_control, make_console
 from sfn_forensics.views import DataView, LogsView
 
 _LEVEL_STYLE = {"ERROR": "red", "CRITICAL": "bold red", "WARNING": "yellow", "DEBUG": "dim"}
@@ -23,16 +23,9 @@ def render_view(view: LogsView | DataView, stream: TextIO, output: str, *, color
             stream.write(escape_control(text).replace("```", "'''") + "\n")
         stream.write("```\n")
         return
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(
-        file=stream,
-        no_color=not color,
-        color_system="auto" if color else None,
-        highlight=False,
-        soft_wrap=True,
-    )
+    console = make_console(stream, color=color, soft_wrap=True)
     for text, style in lines:
         console.print(Text(escape_control(text), style=style))
 
@@ -44,7 +37,14 @@ def _logs_lines(view: LogsView) -> list[tuple[str, str]]:
     ]
     if view.tie_methods:
         methods = ", ".join(f"{name} {count}" for name, count in sorted(view.tie_methods.items()))
-        lines.append((f"Lines tied by: {methods}; untied: {view.untied}", "dim"))
+        lines.append((f"Lines tied by: {methods}", "dim"))
+        lines.append(
+            (
+                f"Not tied: {view.untied} lines in these log groups that name no visit of this "
+                "execution (other executions of the same functions, or outside every window)",
+                "dim",
+            )
+        )
     if not view.groups:
         lines.append(("No log lines match.", ""))
     for group in view.groups:
@@ -55,6 +55,8 @@ def _logs_lines(view: LogsView) -> list[tuple[str, str]]:
             where += f" (entered at event {group.visit_entered_event_id})"
         else:
             where += " (visit unknown)"
+        if group.tied_by:
+            where += f", tied by {group.tied_by}"
         lines.append(("", ""))
         lines.append((where, "bold"))
         for line in group.lines:
@@ -86,11 +88,14 @@ def _trail_lines(trail: dict[str, Any]) -> list[tuple[str, str]]:
         (f"  {'step':<18}{'batches':>9}  {'missing':>8}  {'extra':>6}  compared with", "bold")
     )
     for step in trail.get("steps", []):
-        count = "unknown" if step.get("count") is None else str(step["count"])
+        known = step.get("count") is not None
+        count = str(step["count"]) if known else "unknown"
+        missing = str(step.get("missing_count", 0)) if known else "-"
+        extra = str(step.get("extra_count", 0)) if known else "-"
         lines.append(
             (
-                f"  {step['name']:<18}{count:>9}  {step.get('missing_count', 0):>8}  "
-                f"{step.get('extra_count', 0):>6}  {step.get('compared_with') or '-'}",
+                f"  {step['name']:<18}{count:>9}  {missing:>8}  "
+                f"{extra:>6}  {step.get('compared_with') or '-'}",
                 "",
             )
         )
@@ -117,6 +122,8 @@ def _flatten(data: Any, indent: int) -> list[tuple[str, str]]:
             if isinstance(value, (dict, list)) and value and not _scalar_list(value):
                 out.append((f"{pad}{key}:", "bold" if indent == 0 else ""))
                 out.extend(_flatten(value, indent + 1))
+            elif value is None and key.endswith("_error"):
+                out.append((f"{pad}{key}: none", ""))
             else:
                 out.append((f"{pad}{key}: {_scalar(value)}", ""))
     elif isinstance(data, list):

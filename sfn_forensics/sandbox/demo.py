@@ -56,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         code = forensics_main(command)
         sys.stdout.flush()
+        port = args.port or 5055
         sys.stderr.write(
-            "\nTo explore the other scenarios, run `.venv/bin/forensics sandbox up --port 5055` "
-            "and then `.venv/bin/forensics --endpoint-url http://127.0.0.1:5055 inspect NAME` "
+            f"\nTo explore the other scenarios, run `.venv/bin/forensics sandbox up --port {port}` "
+            f"and then `.venv/bin/forensics --endpoint-url http://127.0.0.1:{port} inspect NAME` "
             "with a name it prints.\n"
         )
     except SfnForensicsError as error:
