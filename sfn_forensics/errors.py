@@ -48,7 +48,7 @@ class CredentialsError(SfnForensicsError):
 
 
 class EndpointError(SfnForensicsError):
-    """The endpoint could not be reached or did not answer."""
+    """The endpoint could not be reached, or the request to it timed out."""
 
 
 class ThrottledError(SfnForensicsError):

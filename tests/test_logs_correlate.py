@@ -235,7 +235,7 @@ def test_correlate_shared_value_does_not_choose() -> None:
     visits = iteration_visits({"bucket": "ingest-data"}, {"bucket": "ingest-data"})
     lines = lines_of(invocation("req-1", 5, [f"{EXECUTION} reading ingest-data"]))
     ties = ties_of(lines, visits)
-    # The line names the execution, so the tie says so even though the iteration is unknown.
+    # The line names the execution, so the method records that although the iteration is unknown.
     assert {tie.method for tie in ties} == {"execution_name_state_only"}
     assert {tie.visit_entered_event_id for tie in ties} == {None}
 

@@ -28,6 +28,7 @@ def run(context: CheckContext) -> list[Finding]:
     embeddings: EmbeddingFacts | None = context.extras.get("embeddings")
     if embeddings is None or not embeddings.stages:
         raise Inconclusive("the profile declares no embedding stages")
+
     applicable = [stage for stage in embeddings.stages if stage.applicable]
     known = [stage for stage in applicable if stage.count is not None]
     if len(known) == len(applicable) and len(known) < 2:
@@ -36,6 +37,7 @@ def run(context: CheckContext) -> list[Finding]:
     if len(known) < 2:
         known_names = ", ".join(stage.stage for stage in known) or "none"
         raise Inconclusive(f"fewer than two stage counts are known (known: {known_names})")
+
     drop = embeddings.first_drop()
     if drop is None:
         return []
@@ -43,6 +45,7 @@ def run(context: CheckContext) -> list[Finding]:
     assert before.count is not None and after.count is not None
     lost_here = before.count - after.count
     share_here = lost_here / before.count if before.count else 0.0
+
     evidence: dict[str, object] = {
         "stage_before": _side(before),
         "stage_dropped": _side(after),
@@ -56,6 +59,7 @@ def run(context: CheckContext) -> list[Finding]:
         if embeddings.lost_share is not None
         else None,
     }
+
     log_facts = context.extras.get("logs")
     if log_facts is not None:
         loss_lines = _loss_lines(context, after.stage)

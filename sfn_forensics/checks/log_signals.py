@@ -53,7 +53,7 @@ def run(context: CheckContext) -> list[Finding]:
 
 
 def _data_loss_steps(where: str, patterns: set[str | None]) -> list[str]:
-    """Return next steps that fit what the lines say: items skipped, filtered or cut short."""
+    """Return next steps that fit the lines: items skipped, filtered or cut short."""
     if patterns & {"skipped", "filtered_out", "ignored_n", "discarded"}:
         first = (
             f"Find why {where} skipped these items (the lines name them), fix their input, "

@@ -35,7 +35,7 @@ def run(context: CheckContext) -> list[Finding]:
     findings: list[Finding] = []
     if context.definition is None and not any(drop.key in expected for drop in context.key_drops):
         raise Inconclusive(
-            "the definition that ran is unavailable, so unread results cannot be told apart"
+            "the definition that ran is unavailable, so unread results cannot be identified"
         )
     for drop in context.key_drops:
         if drop.key in expected:

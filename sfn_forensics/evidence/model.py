@@ -61,7 +61,7 @@ class LogGroupPlan:
 
 @dataclass
 class ArtifactPlan:
-    """What to fetch besides the history: log groups and their window, and S3 locations.
+    """The evidence to fetch besides the history: log groups, their window and S3 locations.
 
     A location that could not be worked out is None, with the reason in `reasons`.
     """
@@ -106,7 +106,7 @@ class Evidence:
     """Raw evidence about one execution.
 
     `events` is the full GetExecutionHistory event list, oldest first, exactly as AWS returned it.
-    `definition` is the parsed definition that ran. `sources` holds one status per source name.
+    `definition` is the parsed definition that ran. `sources` contains one status per source name.
     """
 
     execution_arn: str | None

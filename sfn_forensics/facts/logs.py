@@ -68,7 +68,7 @@ def analyze_logs(evidence: Evidence, run: ExecutionRun) -> LogFacts | None:
 
 
 def describe_line(tie: TiedLine) -> dict[str, Any]:
-    """Return a log line as finding evidence: where it is and what it says."""
+    """Return a log line as finding evidence: its group, stream, time, tie and message."""
     line = tie.line
     return {
         "log_group": line.log_group,

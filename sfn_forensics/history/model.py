@@ -1,7 +1,7 @@
 """The execution rebuilt from its history events.
 
-`StateVisit` is one entry into a state; `MapVisit` adds the iteration counts of a Map state;
-`ExecutionRun` holds them all plus the top-level path.
+`StateVisit` is one entry into a state, and `MapVisit` adds the iteration counts of a Map state.
+`ExecutionRun` contains them all plus the top-level path.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class StateVisit:
     output_truncated: bool = False
     # Event id of the MapIterationStarted this visit belongs to, or None at the top level.
     iteration_event_id: int | None = None
-    # Name of the Map state whose iteration holds this visit, or None at the top level.
+    # Name of the Map state whose iteration contains this visit, or None at the top level.
     parent_map: str | None = None
     # Position of the iteration within its Map run, or None at the top level.
     iteration_index: int | None = None

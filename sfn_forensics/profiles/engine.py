@@ -66,7 +66,7 @@ class FinalMergeFacts:
 
 @dataclass
 class ProfileFacts:
-    """What a profile reads from one run: path, counts, expected values."""
+    """Facts a profile reads from one run: path, counts and expected values."""
 
     profile: Profile
     path: str

@@ -49,8 +49,8 @@ class Stage:
     """One pipeline stage whose embedding count the report shows.
 
     `logs` stages sum `field` (JMESPath over a structured log line's fields) over the
-    invocations of the Lambdas that `state` calls; `value` stages read a profile value, with the
-    same log field as the fallback when `state` and `field` are given.
+    invocations of the Lambdas that `state` calls. `value` stages read a profile value, and fall
+    back to that log field when `state` and `field` are given.
     """
 
     name: str
@@ -63,7 +63,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class Artifacts:
-    """Where a workflow's S3 evidence lives when the history does not say."""
+    """Locations of a workflow's S3 evidence, used when the history does not name them."""
 
     poll_results_key_template: str | None = None
     bucket_fields: tuple[str, ...] = ()

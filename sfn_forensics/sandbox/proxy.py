@@ -4,7 +4,7 @@ moto returns a whole execution history in one page and never fails on purpose. T
 
 - returns GetExecutionHistory in AWS-sized pages: `maxResults` (default 100, maximum 1000), an
   opaque `nextToken`, `reverseOrder`, and no inputs or outputs when `includeExecutionData`
-  is false;
+  is false. Continuation pages come from the history fetched for page one of the execution;
 - returns configured errors in AWS's wire format: JSON `{"__type", "message"}` for JSON
   protocol services such as Step Functions and CloudWatch Logs, and S3's XML `<Error>`;
 - forwards every other request and response unchanged, apart from hop-by-hop headers and
